@@ -1,0 +1,74 @@
+"""Group importance scores, from weights (and gradients), per group of a layout.
+
+Scores are non-negative. For a selection across layers (one global knapsack) they are
+normalised per layer so that a layer with large weights does not win by scale alone.
+
+Example:
+    >>> import numpy as np
+    >>> from hwprune.layouts import dsp_layout
+    >>> w = np.array([[3.0, 0.0], [4.0, 1.0]])          # Dense kernel (2 in, 2 out)
+    >>> group_importance(w, dsp_layout('dense', w.shape, 2), 'l2')
+    array([5., 1.])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_array, invalid
+from .layouts import GroupLayout
+
+METHODS = ('l1', 'l2', 'taylor')
+NORMALIZATIONS = ('mean', 'max', 'sum', 'none')
+
+
+def group_importance(kernel, layout: GroupLayout, method: str = 'l2', gradient=None) -> np.ndarray:
+    """Importance of every group of ``layout`` for the weights ``kernel``.
+
+    Args:
+        kernel: the layer's kernel (numpy array of the layout's shape).
+        layout: the group layout.
+        method: ``'l1'`` (sum of |w|), ``'l2'`` (Euclidean norm of the group), or ``'taylor'``
+            (first-order Taylor, ``sum |w * dL/dw|`` over the group; needs ``gradient``, e.g.
+            averaged over a few batches).
+        gradient: array of the kernel's shape, required for ``'taylor'``.
+
+    Returns:
+        float64 array of shape ``(layout.n_groups,)``.
+    """
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        raise invalid('method', method, 'one of ' + ', '.join(repr(m) for m in METHODS))
+    method = method.lower()
+    kernel = check_array('kernel', kernel)
+    if kernel.shape != layout.shape:
+        raise invalid('kernel', kernel.shape, f'an array of the layout shape {layout.shape}')
+    if method == 'l1':
+        return layout.reduce(np.abs(kernel))
+    if method == 'l2':
+        return np.sqrt(layout.reduce(kernel * kernel))
+    if gradient is None:
+        raise invalid('gradient', None, "an array of the kernel's shape (method='taylor' needs gradients)")
+    gradient = check_array('gradient', gradient)
+    if gradient.shape != kernel.shape:
+        raise invalid('gradient', gradient.shape, f'an array of the kernel shape {kernel.shape}')
+    return layout.reduce(np.abs(kernel * gradient))
+
+
+def normalize(scores, how: str = 'mean') -> np.ndarray:
+    """Scale one layer's scores so layers compare: divide by their mean, max or sum.
+
+    Example:
+        >>> normalize([1.0, 3.0], 'mean')
+        array([0.5, 1.5])
+    """
+    if not isinstance(how, str) or how.lower() not in NORMALIZATIONS:
+        raise invalid('normalization', how, 'one of ' + ', '.join(repr(m) for m in NORMALIZATIONS))
+    scores = check_array('scores', scores, ndim=(1,), nonnegative=True)
+    how = how.lower()
+    if how == 'none' or scores.size == 0:
+        return scores
+    scale = {'mean': np.mean, 'max': np.max, 'sum': np.sum}[how](scores)
+    return scores / scale if scale > 0 else scores
+
+
+__all__ = ['METHODS', 'NORMALIZATIONS', 'group_importance', 'normalize']

@@ -1,0 +1,48 @@
+"""``estimate``: the resources a Keras model's current weights need on a target."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..report import Report
+from .layers import prunable_layers
+from .registry import kernel_variable
+from .targets import resolve_target
+
+
+def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> Report:
+    """Per-layer and total resources of ``model``'s current weights. Never modifies the model.
+
+    Args:
+        model: a built tf.keras model (Keras or QKeras layers).
+        hls_config: an hls4ml config (dict or YAML path) or a :class:`~hwprune.targets.Target`.
+            For an hls4ml config, layers are costed under the reuse factor hls4ml will really use
+            and the strategy :func:`hwprune.convert` will emit.
+        resources: which resources to report (default: all the target knows).
+        layers: restrict to these layer names.
+
+    Returns:
+        a :class:`~hwprune.report.Report`: ``report.total['DSP']``, ``report.layers['fc1']['BRAM']``,
+        ``print(report)`` for a table, ``report.to_dict()``.
+
+    Example:
+        >>> report = hwprune.estimate(model, cfg)        # doctest: +SKIP
+        >>> report.total['DSP']
+        1064.0
+    """
+    target = resolve_target(hls_config, model)
+    resources = target.check_resources(resources if resources is not None else target.resources)
+    values, details = {}, {}
+    for layer, info in prunable_layers(model, layers, warn=False):
+        layer_model = target.layer_model(info, resources)
+        if layer_model is None:
+            continue
+        kernel = np.asarray(kernel_variable(layer).numpy())
+        values[info.name] = layer_model.usage_dict(kernel)
+        details[info.name] = target.summary(layer_model, kernel)
+    return Report(values, details, target=target.name)
+
+
+__all__ = ['estimate']

@@ -1,0 +1,79 @@
+"""Kernel masks that stay enforced after every optimizer update.
+
+The mask is a non-trainable ``tf.Variable``; it is applied through the kernel variable's
+*constraint*, which every Keras 2 optimizer (new and legacy, under any ``tf.distribute``
+strategy) applies right after its update. So masked weights are exactly zero after every
+step, whatever momentum or Adam moments would otherwise add back, and no per-batch Python hook
+is needed. The user's own kernel constraint, if any, still runs first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+class MaskConstraint:
+    """``constraint(w) = user_constraint(w) * mask`` (a plain callable, never serialised)."""
+
+    def __init__(self, mask: tf.Variable, inner=None):
+        self.mask = mask
+        self.inner = inner
+
+    def __call__(self, w):
+        if self.inner is not None:
+            w = self.inner(w)
+        return w * tf.cast(self.mask, w.dtype)
+
+
+def _components(variable):
+    """The per-device variables behind a (possibly distributed) variable."""
+    values = getattr(variable, 'values', None)
+    return tuple(values) if values is not None else (variable,)
+
+
+class KernelMask:
+    """A mask bound to one kernel variable.
+
+    Args:
+        kernel: the layer's kernel ``tf.Variable``.
+        name: used for the mask variable's name.
+    """
+
+    def __init__(self, kernel: tf.Variable, name: str):
+        self.kernel = kernel
+        with tf.init_scope():
+            self.mask = tf.Variable(tf.ones(kernel.shape, dtype=kernel.dtype), trainable=False,
+                                    name=f'hwprune_mask_{name}', synchronization=tf.VariableSynchronization.ON_WRITE,
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self._saved = None
+
+    def install(self) -> None:
+        """Make the optimizer apply the mask after each update (idempotent)."""
+        if self._saved is not None:
+            return
+        self._saved = [getattr(v, '_constraint', None) for v in _components(self.kernel)]
+        for v, inner in zip(_components(self.kernel), self._saved):
+            v._constraint = MaskConstraint(self.mask, inner)
+
+    def uninstall(self) -> None:
+        """Give the kernel its own constraint back."""
+        if self._saved is None:
+            return
+        for v, inner in zip(_components(self.kernel), self._saved):
+            v._constraint = inner
+        self._saved = None
+
+    def set(self, mask: np.ndarray) -> None:
+        """Set the mask (kernel-shaped 0/1 array) and zero the masked weights now."""
+        self.mask.assign(np.asarray(mask, dtype=self.kernel.dtype.as_numpy_dtype))
+        self.apply()
+
+    def apply(self) -> None:
+        self.kernel.assign(self.kernel * self.mask)
+
+    def numpy(self) -> np.ndarray:
+        return self.mask.numpy()
+
+
+__all__ = ['KernelMask', 'MaskConstraint']

@@ -1,0 +1,251 @@
+"""The target abstraction: what a hardware target tells the pruner about each layer.
+
+A :class:`Target` turns a layer description (:class:`LayerInfo`, numpy-only) into a
+:class:`LayerModel`: the pruning groups (a :class:`~hwprune.layouts.GroupLayout`), each group's
+cost in every resource, and the exact resource use of a given kernel. A pruning step is
+:meth:`Target.select`: by default one global multi-resource knapsack over the groups of all
+layers; a target whose costs are not additive (PIM cycles, systolic packing) overrides it.
+
+Adding a target means writing a new module with a ``Target`` subclass; neither the core nor the
+Keras callback changes.
+
+Example:
+    >>> import numpy as np
+    >>> from hwprune.targets.base import LayerInfo, Target, LayerModel
+    >>> from hwprune.layouts import neuron_layout
+    >>> class Params(Target):
+    ...     name = 'params'
+    ...     resources = ('params',)
+    ...     def layer_model(self, info, resources):
+    ...         layout = neuron_layout(info.kind, info.kernel_shape)
+    ...         return LayerModel(info, layout, layout.sizes()[:, None].astype(float), ('params',))
+    >>> m = Params().layer_model(LayerInfo('fc', 'dense', (4, 3)), ('params',))
+    >>> m.usage(np.ones((4, 3)))
+    array([12.])
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .._validation import invalid
+from ..knapsack import solve_knapsack
+from ..layouts import GroupLayout, check_kernel_shape, check_kind, mult_shape
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """Framework-free description of one prunable layer.
+
+    Attributes:
+        name: the layer's name (hls4ml configs are keyed by it).
+        kind: ``'dense'``, ``'conv1d'`` or ``'conv2d'``.
+        kernel_shape: the Keras kernel shape (``(n_in, n_out)``, ``(fw, C, F)``, ``(fh, fw, C, F)``).
+        input_shape: per-sample input shape, channels last (``None`` if unknown).
+        output_shape: per-sample output shape, channels last (``None`` if unknown).
+        strides: convolution strides (one per spatial axis).
+        padding: ``'valid'`` or ``'same'``.
+        use_bias: whether the layer adds a bias.
+        class_name: the framework's class name (``'Dense'``, ``'QConv2D'``, ...), for configs.
+        inputs: names of the prunable layers whose outputs feed this one directly or through
+            shape-preserving layers (used by channel-pruning targets); empty if unknown.
+    """
+
+    name: str
+    kind: str
+    kernel_shape: tuple
+    input_shape: tuple | None = None
+    output_shape: tuple | None = None
+    strides: tuple = (1,)
+    padding: str = 'valid'
+    use_bias: bool = True
+    class_name: str = ''
+    inputs: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, 'kind', check_kind(self.kind))
+        object.__setattr__(self, 'kernel_shape', check_kernel_shape(self.kind, self.kernel_shape))
+        for attr in ('input_shape', 'output_shape'):
+            value = getattr(self, attr)
+            if value is not None:
+                object.__setattr__(self, attr, tuple(int(v) for v in value))
+        object.__setattr__(self, 'strides', tuple(int(s) for s in np.atleast_1d(self.strides)))
+        if self.padding not in ('valid', 'same', 'causal'):
+            raise invalid('padding', self.padding, "'valid' or 'same'")
+        object.__setattr__(self, 'inputs', tuple(self.inputs))
+
+    @property
+    def mult_shape(self) -> tuple[int, int]:
+        """``(n_in, n_out)`` of hls4ml's matrix multiplication for this kernel."""
+        return mult_shape(self.kind, self.kernel_shape)
+
+    @property
+    def n_weights(self) -> int:
+        return int(np.prod(self.kernel_shape))
+
+    @property
+    def output_positions(self) -> int:
+        """Output pixels the kernel is applied at (1 for Dense or unknown shapes)."""
+        if self.kind == 'dense' or self.output_shape is None:
+            return 1
+        return int(np.prod(self.output_shape[:-1]))
+
+
+class LayerModel:
+    """A target's view of one layer: pruning groups, their costs, exact usage.
+
+    Args:
+        info: the layer.
+        layout: the pruning groups (the knapsack's items for this layer).
+        group_costs: ``(n_groups, n_resources)`` cost of each group in each resource.
+        resources: names of the resources, in the column order of ``group_costs``.
+        fixed: ``(n_resources,)`` cost that no pruning removes (default zeros).
+        details: extra JSON-native facts for reports (strategy, reuse factor, ...).
+
+    The default :meth:`usage` is ``fixed + alive_groups @ group_costs``; targets with
+    non-additive costs override it.
+    """
+
+    def __init__(self, info: LayerInfo, layout: GroupLayout, group_costs, resources: Sequence[str],
+                 fixed=None, details: Mapping[str, Any] | None = None):
+        self.info = info
+        self.layout = layout
+        self.resources = tuple(resources)
+        costs = np.asarray(group_costs, dtype=np.float64)
+        if costs.ndim == 1:
+            costs = costs[:, None]
+        if costs.shape != (layout.n_groups, len(self.resources)):
+            raise invalid('group_costs', costs.shape, f'shape ({layout.n_groups}, {len(self.resources)})')
+        self.group_costs = costs
+        self.fixed = np.zeros(len(self.resources)) if fixed is None else np.asarray(fixed, dtype=np.float64)
+        self.details = dict(details or {})
+
+    def alive(self, kernel, atol: float = 0.0) -> np.ndarray:
+        """Which groups still hold a nonzero weight."""
+        return self.layout.alive(kernel, atol)
+
+    def usage(self, kernel) -> np.ndarray:
+        """Exact use of every resource for these weights, shape ``(n_resources,)``."""
+        return self.fixed + self.alive(kernel).astype(np.float64) @ self.group_costs
+
+    def usage_dict(self, kernel) -> dict[str, float]:
+        return {r: float(v) for r, v in zip(self.resources, self.usage(kernel))}
+
+    def __repr__(self):
+        return f'{type(self).__name__}({self.info.name!r}, {self.layout!r}, resources={self.resources})'
+
+
+@dataclass
+class LayerState:
+    """What a pruning step knows about one layer (numpy only).
+
+    Attributes:
+        model: the target's :class:`LayerModel` of the layer.
+        kernel: current kernel values.
+        keep: current per-group keep flags (``False`` = already pruned).
+        importance: per-group importance, normalised per layer.
+        gradient: mean gradient of the loss w.r.t. the kernel, if measured.
+    """
+
+    model: LayerModel
+    kernel: np.ndarray
+    keep: np.ndarray
+    importance: np.ndarray
+    gradient: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.info.name
+
+
+class Target:
+    """Base class of hardware targets.
+
+    Subclasses set :attr:`name` and :attr:`resources` and implement :meth:`layer_model`; they
+    may override :meth:`select` (the pruning decision) and :meth:`summary` (report extras).
+    """
+
+    #: Short name used in reports and configs.
+    name = 'target'
+    #: Every resource this target can cost.
+    resources: tuple = ()
+    #: Resources constrained when the user names none.
+    default_resources: tuple = ()
+
+    def check_resources(self, resources) -> tuple[str, ...]:
+        """Validate resource names against :attr:`resources` (case-insensitive)."""
+        if resources is None:
+            resources = self.default_resources or self.resources[:1]
+        if isinstance(resources, str):
+            resources = (resources,)
+        lookup = {r.lower(): r for r in self.resources}
+        out = []
+        for r in resources:
+            if not isinstance(r, str) or r.lower() not in lookup:
+                raise invalid('resources', r, f'resource names of target {self.name!r}: '
+                              + ', '.join(repr(x) for x in self.resources))
+            out.append(lookup[r.lower()])
+        return tuple(dict.fromkeys(out))
+
+    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> LayerModel | None:
+        """The layer's groups and costs in ``resources``; ``None`` if the target cannot prune it."""
+        raise NotImplementedError
+
+    def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',
+               regrowth: bool = False) -> list[np.ndarray]:
+        """Decide which groups to keep under ``capacity`` (one value per resource).
+
+        The default is one global multi-resource 0/1 knapsack over the groups of all layers:
+        maximise the summed (per-layer normalised) importance subject to the summed group costs
+        plus fixed costs fitting ``capacity``. Groups already pruned stay pruned unless
+        ``regrowth``; groups of zero importance are never bought.
+
+        Returns:
+            one boolean keep-array per layer, shape ``(n_groups,)``.
+        """
+        capacity = np.asarray(capacity, dtype=np.float64)
+        values, costs, owners = [], [], []
+        fixed = np.zeros_like(capacity)
+        for i, state in enumerate(states):
+            fixed += state.model.fixed
+            candidate = np.ones(state.model.layout.n_groups, bool) if regrowth else state.keep.astype(bool)
+            values.append(np.where(candidate, state.importance, 0.0))
+            costs.append(state.model.group_costs)
+            owners.append(np.full(state.model.layout.n_groups, i))
+        values = np.concatenate(values) if values else np.zeros(0)
+        costs = np.concatenate(costs) if costs else np.zeros((0, capacity.size))
+        owners = np.concatenate(owners) if owners else np.zeros(0, int)
+        room = np.maximum(capacity - fixed, 0.0)
+        buyable = values > 0
+        result = solve_knapsack(values[buyable], costs[buyable], room, method=method)
+        chosen = np.zeros(values.size, bool)
+        chosen[np.flatnonzero(buyable)[result.selected]] = True
+        logger.debug('knapsack: %d/%d groups kept, value %.4g (bound %.4g, %s, %.3fs)', chosen.sum(),
+                     chosen.size, result.value, result.upper_bound, result.method, result.seconds)
+        self.last_solution = result
+        return [chosen[owners == i] for i in range(len(states))]
+
+    def summary(self, model: LayerModel, kernel) -> dict[str, Any]:
+        """Extra per-layer facts for reports (JSON-native); default: the model's details."""
+        return dict(model.details)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**dict(config))
+
+    def __repr__(self):
+        args = ', '.join(f'{k}={v!r}' for k, v in self.get_config().items())
+        return f'{type(self).__name__}({args})'
+
+
+__all__ = ['LayerInfo', 'LayerModel', 'LayerState', 'Target']

@@ -1,0 +1,260 @@
+"""hls4ml Vivado/Vitis FPGA target: DSP groups, BRAM columns, parameters and FLOPs.
+
+Cost model (DESIGN section 3, checked against hls4ml 1.3):
+
+* **DSP** (zero for weights narrower than :data:`hwprune.hardware.DSP_MIN_WEIGHT_BITS`):
+  ``latency``: the multiplier limit from nonzero counts, ``ceil(nnz / RF)`` for Dense (and for
+  a convolution's per-pixel kernel under ``io_stream``); for a convolution under
+  ``io_parallel`` the padding-aware count of :mod:`hwprune.multipliers`.
+  ``resource_unrolled``: the DSP groups (RF consecutive transposed weights) holding a nonzero.
+  ``resource``: ``ceil(N / RF)`` whatever the zeros (the ROM-based kernel ignores them).
+* **BRAM** (RF > 1): the weight ROM is RF words of ``BF*W`` bits; a 36-bit column is freed
+  when every DSP slot in it is pruned; ``ceil(RF / BRAM_DEPTH)`` BRAMs per column. This is
+  hwprune's estimate of the ROM, not a synthesis result; hls4ml keeps weights in BRAM only under
+  ``resource``, and the saving becomes real there when pruned neurons are stripped.
+* **params**: nonzero weights. **FLOPs**: ``2 x nonzero weights x output positions``.
+
+The pruning groups are the DSP groups, or the BRAM groups (adjacent DSP slots owning whole
+columns) when BRAM is constrained, so that every group's costs add up exactly.
+
+Example:
+    >>> import numpy as np
+    >>> from hwprune.targets.base import LayerInfo
+    >>> t = FPGATarget(default=FPGALayerSettings(reuse_factor=2, strategy='resource'))
+    >>> m = t.layer_model(LayerInfo('fc1', 'dense', (16, 64)), ('DSP', 'BRAM'))
+    >>> m.usage_dict(np.ones((16, 64)))
+    {'DSP': 512.0, 'BRAM': 228.0}
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .. import hardware
+from .._validation import check_choice, check_int, invalid
+from ..layouts import bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor, dsp_layout
+from .base import LayerInfo, LayerModel, Target
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ('latency', 'resource', 'resource_unrolled')
+IO_TYPES = ('io_parallel', 'io_stream')
+RESOURCES = ('DSP', 'BRAM', 'params', 'FLOPs')
+_STRATEGY_ALIASES = {'resourceunrolled': 'resource_unrolled', 'resource_unrolled': 'resource_unrolled',
+                     'latency': 'latency', 'resource': 'resource'}
+
+
+def normalize_strategy(strategy: str, argument: str = 'strategy') -> str:
+    """hls4ml spellings (``'Latency'``, ``'Resource'``, ``'ResourceUnrolled'``...) -> canonical."""
+    key = strategy.lower().replace('-', '_') if isinstance(strategy, str) else None
+    if key not in _STRATEGY_ALIASES:
+        raise invalid(argument, strategy, "one of 'Latency', 'Resource', 'resource_unrolled'")
+    return _STRATEGY_ALIASES[key]
+
+
+@dataclass(frozen=True)
+class FPGALayerSettings:
+    """hls4ml settings of one layer, as the user wrote them.
+
+    Args:
+        reuse_factor: requested reuse factor (hls4ml may change it: see :meth:`FPGATarget.resolve`).
+        strategy: ``'latency'``, ``'resource'`` or ``'resource_unrolled'`` (hls4ml spellings ok).
+        weight_bits: total bit width of the weight type.
+        io_type: ``'io_parallel'`` or ``'io_stream'``.
+        pinned: if true, hwprune's converter must keep ``strategy`` as it is.
+    """
+
+    reuse_factor: int = 1
+    strategy: str = 'latency'
+    weight_bits: int = hardware.DEFAULT_WEIGHT_BITS
+    io_type: str = 'io_parallel'
+    pinned: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, 'reuse_factor', check_int('reuse_factor', self.reuse_factor, 1))
+        object.__setattr__(self, 'strategy', normalize_strategy(self.strategy))
+        object.__setattr__(self, 'weight_bits', check_int('weight_bits', self.weight_bits, 1))
+        object.__setattr__(self, 'io_type', check_choice('io_type', self.io_type, IO_TYPES))
+
+
+def choose_strategy(kind: str, settings: FPGALayerSettings) -> str:
+    """The strategy under which pruned weights really free multipliers.
+
+    ``latency`` honours zeros (HLS folds constant zero products) and is kept. ``resource`` ignores
+    them, so it becomes ``resource_unrolled`` where hls4ml allows it (RF > 1; convolutions only
+    with ``io_stream``) and ``latency`` otherwise. A pinned strategy is left alone.
+    """
+    strategy = settings.strategy
+    if settings.pinned or strategy == 'latency':
+        return strategy
+    if settings.reuse_factor == 1:
+        return 'latency'
+    if kind != 'dense' and settings.io_type == 'io_parallel':
+        return 'latency'
+    return 'resource_unrolled'
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """Settings hls4ml will really use for a layer (after hwprune's and hls4ml's own choices)."""
+
+    reuse_factor: int
+    strategy: str
+    weight_bits: int
+    io_type: str
+    requested_reuse_factor: int
+    requested_strategy: str
+
+
+class FPGATarget(Target):
+    """hls4ml (Vivado/Vitis) target.
+
+    Args:
+        layers: per-layer settings keyed by layer name.
+        default: settings of layers not in ``layers``.
+        as_converted: cost layers under the strategy :func:`hwprune.convert` will emit (zeros
+            honoured); if false, under the user's strategy as plain hls4ml would build it.
+        strict: raise for a layer missing from ``layers`` instead of using ``default``.
+
+    Build one from an hls4ml config with :func:`hwprune.hls.config.target_from_hls_config`.
+    """
+
+    name = 'fpga'
+    resources = RESOURCES
+    default_resources = ('DSP',)
+
+    def __init__(self, layers: Mapping[str, FPGALayerSettings] | None = None,
+                 default: FPGALayerSettings | None = None, as_converted: bool = True, strict: bool = False):
+        self.layers = dict(layers or {})
+        for name, s in self.layers.items():
+            if not isinstance(s, FPGALayerSettings):
+                raise invalid(f'layers[{name!r}]', s, 'an FPGALayerSettings', TypeError)
+        self.default = default or FPGALayerSettings()
+        self.as_converted = bool(as_converted)
+        self.strict = bool(strict)
+        self._warned: set = set()
+
+    # ---------------------------------------------------------------- settings
+    def settings_for(self, info: LayerInfo) -> FPGALayerSettings:
+        if info.name in self.layers:
+            return self.layers[info.name]
+        if self.strict:
+            raise invalid('layer', info.name, 'a layer the hls4ml config mentions (strict=True); '
+                          'known: ' + ', '.join(sorted(self.layers)))
+        return self.default
+
+    def resolve(self, info: LayerInfo) -> ResolvedSettings:
+        """Strategy and reuse factor hls4ml will really use, logging every change."""
+        s = self.settings_for(info)
+        strategy = choose_strategy(info.kind, s) if self.as_converted else s.strategy
+        if not self.as_converted and s.strategy == 'resource_unrolled' and (
+                s.reuse_factor == 1 or (info.kind != 'dense' and s.io_type == 'io_parallel')):
+            strategy = 'resource'  # what hls4ml 1.3 falls back to
+        n_in, n_out = info.mult_shape
+        rf = s.reuse_factor
+        if strategy == 'resource':
+            rf = closest_reuse_factor(n_in, n_out, rf)
+        elif strategy == 'resource_unrolled':
+            rf = closest_reuse_factor(n_in, n_out, rf, include_max_rf=False)
+        self._note(info, s, strategy, rf)
+        return ResolvedSettings(rf, strategy, s.weight_bits, s.io_type, s.reuse_factor, s.strategy)
+
+    def _note(self, info, s, strategy, rf):
+        key = (info.name, strategy, rf)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        if rf != s.reuse_factor:
+            logger.warning('Layer %r: hls4ml will use ReuseFactor=%d instead of the requested %d (invalid for a '
+                           '%dx%d multiplication); hwprune costs the layer at %d.', info.name, rf, s.reuse_factor,
+                           *info.mult_shape, rf)
+        if strategy != s.strategy:
+            logger.info('Layer %r: strategy %r -> %r so that pruned weights free DSPs.', info.name, s.strategy, strategy)
+        if strategy == 'resource':
+            logger.warning('Layer %r: strategy Resource ignores zero weights; pruning it saves no DSP. Let '
+                           'hwprune.convert choose the strategy or use Latency/resource_unrolled.', info.name)
+
+    # ---------------------------------------------------------------- models
+    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> LayerModel:
+        resources = self.check_resources(resources)
+        r = self.resolve(info)
+        return FPGALayerModel(info, r, resources)
+
+    def get_config(self) -> dict[str, Any]:
+        return {'layers': {k: asdict(v) for k, v in self.layers.items()}, 'default': asdict(self.default),
+                'as_converted': self.as_converted, 'strict': self.strict}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config['layers'] = {k: FPGALayerSettings(**v) for k, v in config.get('layers', {}).items()}
+        config['default'] = FPGALayerSettings(**config['default']) if config.get('default') else None
+        return cls(**config)
+
+
+class FPGALayerModel(LayerModel):
+    """Costs of one layer on the FPGA; :meth:`usage` is exact for any weights."""
+
+    def __init__(self, info: LayerInfo, settings: ResolvedSettings, resources: Sequence[str]):
+        self.settings = settings
+        rf, bits = settings.reuse_factor, settings.weight_bits
+        self.dsp = dsp_layout(info.kind, info.kernel_shape, rf)
+        self.bram = bram_layout(info.kind, info.kernel_shape, rf, bits)
+        self.uses_dsp = bits >= hardware.DSP_MIN_WEIGHT_BITS
+        self.bram_depth_factor = math.ceil(rf / hardware.BRAM_DEPTH) if rf > 1 else 0
+        self.bram_columns = bram_group_columns(self.dsp.n_groups, bits) * self.bram_depth_factor
+        layout = self.bram if 'BRAM' in resources else self.dsp
+        sizes = layout.sizes().astype(np.float64)
+        if layout is self.dsp:
+            dsp_per_group = np.ones(layout.n_groups)
+        else:  # DSP slots owned by each BRAM group
+            k = bram_slots_per_group(bits)
+            dsp_per_group = np.bincount(np.arange(self.dsp.n_groups) // k, minlength=layout.n_groups).astype(float)
+        columns = {
+            'DSP': dsp_per_group * (self.uses_dsp and settings.strategy != 'resource'),
+            'BRAM': (self.bram_columns if layout is self.bram else np.zeros(layout.n_groups)),
+            'params': sizes,
+            'FLOPs': 2.0 * sizes * info.output_positions,
+        }
+        fixed = {r: 0.0 for r in RESOURCES}
+        if settings.strategy == 'resource' and self.uses_dsp:
+            fixed['DSP'] = float(self.dsp.n_groups)
+        details = {'reuse_factor': rf, 'strategy': settings.strategy, 'weight_bits': bits,
+                   'io_type': settings.io_type, 'layout': layout.name}
+        super().__init__(info, layout, np.stack([columns[r] for r in resources], axis=1), resources,
+                         fixed=[fixed[r] for r in resources], details=details)
+
+    def usage(self, kernel) -> np.ndarray:
+        kernel = np.asarray(kernel)
+        values = {}
+        for r in self.resources:
+            values[r] = self.resource_use(r, kernel)
+        return np.array([values[r] for r in self.resources], dtype=np.float64)
+
+    def resource_use(self, resource: str, kernel) -> float:
+        """Exact use of one resource (any of :data:`RESOURCES`) for these weights."""
+        nnz = int(np.count_nonzero(kernel))
+        if resource == 'params':
+            return float(nnz)
+        if resource == 'FLOPs':
+            return 2.0 * nnz * self.info.output_positions
+        if resource == 'BRAM':
+            return float(self.bram_columns[self.bram.alive(kernel)].sum())
+        if resource == 'DSP':
+            return float(self.multipliers(kernel)) if self.uses_dsp else 0.0
+        raise invalid('resource', resource, 'one of ' + ', '.join(RESOURCES))
+
+    def multipliers(self, kernel) -> int:
+        """The multiplier limit hwprune writes into the firmware for these weights."""
+        from .. import multipliers
+        s = self.settings
+        return multipliers.multiplier_limit(self.info, np.asarray(kernel), s.reuse_factor, s.strategy, s.io_type)
+
+
+__all__ = ['FPGALayerModel', 'FPGALayerSettings', 'FPGATarget', 'IO_TYPES', 'RESOURCES', 'ResolvedSettings',
+           'STRATEGIES', 'choose_strategy', 'normalize_strategy']
