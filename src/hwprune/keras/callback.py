@@ -259,6 +259,7 @@ class HardwarePruning(keras.callbacks.Callback):
             raise invalid('target', target, 'a target that can prune at least one layer of the model')
         usage = self._usage_matrix()
         self.initial_usage = usage.sum(axis=0)
+        self._last_capacity = self.initial_usage[: len(self.resources_)].copy()
         resumed = self._maybe_resume()
         for entry in self.layers_:
             entry['mask'].install()
@@ -325,9 +326,7 @@ class HardwarePruning(keras.callbacks.Callback):
             entry['mask'].apply()
             entry['mask'].uninstall()
             if entry['loss'] is not None:
-                losses = entry['layer']._callable_losses
-                if entry['loss'] in losses:
-                    losses.remove(entry['loss'])
+                _remove_callable_loss(entry['layer'], entry['loss'])
                 entry['loss'] = None
         self.model.train_function = None
         self.model.test_function = None
@@ -363,11 +362,12 @@ class HardwarePruning(keras.callbacks.Callback):
         x, y = self.importance_data[0], self.importance_data[1]
         batch = max(1, int(math.ceil(len(x) / self.importance_batches)))
         kernels = [e['kernel'] for e in self.layers_]
-        total = [np.zeros(k.shape, np.float64) for k in kernels]
+        total = [np.zeros(tuple(k.shape), np.float64) for k in kernels]
         for start in range(0, len(x), batch):
             with tf.GradientTape() as tape:
-                pred = self.model(x[start:start + batch], training=False)
-                loss = self.model.compute_loss(x[start:start + batch], y[start:start + batch], pred)
+                pred = self.model(tf.convert_to_tensor(x[start:start + batch]), training=False)
+                # the data loss only: the group-lasso term is not part of a group's importance
+                loss = self.model.compiled_loss(tf.convert_to_tensor(y[start:start + batch]), pred)
             for i, g in enumerate(tape.gradient(loss, kernels)):
                 if g is not None:
                     total[i] += np.asarray(g)
@@ -548,6 +548,12 @@ class HardwarePruning(keras.callbacks.Callback):
         logger.info('hwprune: resumed from %s (epoch %s, %d pruning steps).', self.state_path, state.get('epoch'),
                     self.pruning_steps)
         return True
+
+
+def _remove_callable_loss(layer, loss) -> None:
+    # Keras 2 stores ``functools.partial(_tag_callable, loss)`` for each callable loss.
+    layer._callable_losses[:] = [c for c in layer._callable_losses
+                                 if c is not loss and getattr(c, 'args', (None,))[0] is not loss]
 
 
 class _WeightedModel:

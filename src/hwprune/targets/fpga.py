@@ -225,7 +225,7 @@ class FPGALayerModel(LayerModel):
         if settings.strategy == 'resource' and self.uses_dsp:
             fixed['DSP'] = float(self.dsp.n_groups)
         details = {'reuse_factor': rf, 'strategy': settings.strategy, 'weight_bits': bits,
-                   'io_type': settings.io_type, 'layout': layout.name}
+                   'io_type': settings.io_type}
         super().__init__(info, layout, np.stack([columns[r] for r in resources], axis=1), resources,
                          fixed=[fixed[r] for r in resources], details=details)
 

@@ -1,0 +1,391 @@
+"""The HardwarePruning callback, through the public API."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import hwprune
+from hwprune.layouts import dsp_layout
+from hwprune.targets import FPGALayerSettings, FPGATarget
+
+keras = tf.keras
+
+
+def data(n=512, features=16, classes=5, seed=0):
+    w = np.random.default_rng(1234).normal(size=(features, classes))  # one labelling rule for every split
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype('float32')
+    y = np.argmax(x @ w + 0.3 * rng.normal(size=(n, classes)), axis=1)
+    return x, y
+
+
+def dense_model(seed=0, optimizer='adam'):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.layers.Dense(32, activation='relu', input_shape=(16,), name='fc1'),
+        keras.layers.Dense(16, activation='relu', name='fc2'),
+        keras.layers.Dense(5, activation='softmax', name='out'),
+    ])
+    model.compile(optimizer=optimizer, loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+    return model
+
+
+def target(rf=2, strategy='resource'):
+    return FPGATarget(default=FPGALayerSettings(reuse_factor=rf, strategy=strategy))
+
+
+def kernels(model):
+    return {l.name: l.kernel.numpy() for l in model.layers if hasattr(l, 'kernel')}
+
+
+def test_regularizer_adds_exactly_its_value_to_the_loss():
+    x, y = data(256)
+    model = dense_model(optimizer=keras.optimizers.SGD(learning_rate=0.0))
+    plain = model.evaluate(x, y, batch_size=256, verbose=0)[0]
+    cb = hwprune.HardwarePruning(target(), budget=hwprune.ConstantBudget(1.0, begin=5), regularization=0.01,
+                                 verbose=0)
+    seen = {}
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen['reg'] = cb.regularization_value()
+
+    history = model.fit(x, y, batch_size=256, epochs=1, shuffle=False, callbacks=[cb, Probe()], verbose=0)
+    assert seen['reg'] > 0
+    assert history.history['loss'][0] == pytest.approx(plain + seen['reg'], rel=1e-5)
+    # the group-lasso value is lambda * sum_g sqrt(|g|) ||w_g||
+    manual = 0.0
+    for name, k in kernels(model).items():
+        layout = dsp_layout('dense', k.shape, 2)
+        manual += np.sum(np.sqrt(layout.sizes()) * np.sqrt(layout.reduce(k.astype(np.float64) ** 2)))
+    assert seen['reg'] == pytest.approx(0.01 * manual, rel=1e-4)
+    # and it is gone after training: the model is a plain Keras model again
+    assert model.losses == []
+    assert model.evaluate(x, y, batch_size=256, verbose=0)[0] == pytest.approx(plain, rel=1e-6)
+
+
+def test_regularization_strength_is_a_variable():
+    x, y = data(128)
+    model = dense_model()
+    cb = hwprune.HardwarePruning(target(), budget=1.0, regularization=0.0, verbose=0)
+
+    class Bump(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            cb.regularization_strength = 0.5 if epoch == 1 else 0.0
+
+    history = model.fit(x, y, epochs=2, batch_size=128, callbacks=[cb, Bump()], verbose=0)
+    assert history.history['loss'][1] > history.history['loss'][0] + 0.1  # traced once, value changed
+
+
+@pytest.mark.parametrize('optimizer', [lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+                                       lambda: keras.optimizers.Adam(0.01),
+                                       lambda: keras.optimizers.legacy.Adam(0.01)])
+def test_masked_weights_stay_exactly_zero_after_every_update(optimizer, tmp_path):
+    x, y = data(512)
+    model = dense_model(optimizer=optimizer())
+    cb = hwprune.HardwarePruning(target(), budget=hwprune.ConstantBudget(0.4, begin=0, end=0), verbose=0)
+    masks_seen = []
+
+    class Check(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            for entry in cb.layers_:
+                k = entry['kernel'].numpy()
+                mask = entry['mask'].numpy()
+                masks_seen.append(mask.copy())
+                assert np.all(k[mask == 0] == 0.0)
+
+    ckpt = keras.callbacks.ModelCheckpoint(str(tmp_path / 'w_{epoch}.h5'), save_weights_only=True)
+    model.fit(x, y, epochs=3, batch_size=64, callbacks=[cb, Check(), ckpt], verbose=0)
+    assert any((m == 0).any() for m in masks_seen)
+    assert cb.usage()['DSP'] <= 0.4 * cb.initial_usage[0] + 1e-9
+    # every checkpoint holds the zeros
+    final_masks = [e['mask'].numpy() for e in cb.layers_]
+    for epoch in (1, 2, 3):
+        restored = dense_model()
+        restored.load_weights(str(tmp_path / f'w_{epoch}.h5'))
+        for layer, mask in zip(restored.layers, final_masks):
+            assert np.all(layer.kernel.numpy()[mask == 0] == 0.0)
+
+
+def test_budget_schedule_is_followed_and_logged(tmp_path):
+    x, y = data(512)
+    model = dense_model()
+    budget = hwprune.PolynomialBudget(final=0.25, begin=0, end=3, power=1)
+    cb = hwprune.HardwarePruning(target(), resources=['DSP', 'params'],
+                                 budget={'DSP': budget, 'params': hwprune.ConstantBudget(0.9)},
+                                 log_dir=str(tmp_path / 'tb'), verbose=0)
+    history = model.fit(x, y, epochs=5, batch_size=128, callbacks=[cb], verbose=0).history
+    initial = cb.initial_usage
+    for epoch in range(5):
+        fraction = budget(min(epoch, 3))
+        assert history['hwprune_DSP'][epoch] <= fraction * initial[0] + 1e-9
+        assert history['hwprune_DSP_budget'][epoch] == pytest.approx(fraction * initial[0])
+        assert history['hwprune_params'][epoch] <= 0.9 * initial[1] + 1e-9
+    assert history['hwprune_sparsity'][-1] > 0.6
+    assert [h['step'] for h in cb.history] == [0, 1, 2, 3, 4]  # the constant params budget has no end
+    assert any(f.startswith('events') for f in os.listdir(tmp_path / 'tb'))
+    report = hwprune.estimate(model, target())
+    assert report.total['DSP'] == pytest.approx(history['hwprune_DSP'][-1])
+
+
+def test_estimate_counts_dsp_groups_exactly():
+    model = dense_model()
+    t = target(rf=4)
+    before = hwprune.estimate(model, t)
+    assert before.total['DSP'] == (16 * 32 + 32 * 16 + 16 * 5) / 4
+    k = model.layers[0].kernel.numpy()
+    layout = dsp_layout('dense', k.shape, 4)
+    one_group = k.copy()
+    one_group[layout.ids == 7] = 0.0
+    model.layers[0].kernel.assign(one_group)
+    after = hwprune.estimate(model, t)
+    assert after.layers['fc1']['DSP'] == before.layers['fc1']['DSP'] - 1
+    assert after.total['params'] == before.total['params'] - 4
+    # the same number of zeros strided across groups frees nothing
+    strided = k.copy()
+    strided.T.reshape(-1)[::9][:4]  # noqa: B018 - documents the pattern below
+    flat_t = strided.T.copy().reshape(-1)
+    flat_t[[1, 5, 9, 13]] = 0.0  # one weight in each of four consecutive DSP groups
+    model.layers[0].kernel.assign(flat_t.reshape(strided.T.shape).T)
+    strided_report = hwprune.estimate(model, t)
+    assert strided_report.layers['fc1']['DSP'] == before.layers['fc1']['DSP']
+    assert strided_report.total['params'] == before.total['params'] - 4
+    # estimate never changed anything else
+    assert model.layers[1].kernel.numpy().all()
+    assert 'fc1' in str(after) and json.loads(json.dumps(after.to_dict()))['total']['DSP'] == after.total['DSP']
+
+
+def test_accuracy_guard_restores_a_model_within_tolerance():
+    x, y = data(1024, seed=3)
+    xv, yv = data(512, seed=4)
+    model = dense_model(seed=1)
+    model.fit(x, y, epochs=8, batch_size=64, verbose=0)
+    baseline = model.evaluate(xv, yv, verbose=0, return_dict=True)['accuracy']
+    cb = hwprune.HardwarePruning(target(), budget=hwprune.PolynomialBudget(final=0.003, begin=0, end=3, power=1),
+                                 monitor='val_accuracy', tolerance=0.02, validation_data=(xv, yv),
+                                 restore_best=True, verbose=0)
+    model.fit(x, y, epochs=5, batch_size=64, validation_data=(xv, yv), callbacks=[cb], verbose=0)
+    final = model.evaluate(xv, yv, verbose=0, return_dict=True)['accuracy']
+    assert cb._baseline == pytest.approx(baseline)
+    assert final >= baseline * 0.98 - 1e-6
+    # 2 DSPs cannot keep 5 classes apart: the guard froze the budget above that
+    assert cb._frozen is not None
+    assert cb.usage()['DSP'] > 0.003 * cb.initial_usage[0] + 1
+    masks = [e['mask'].numpy() for e in cb.layers_]
+    for layer, mask in zip(model.layers, masks):
+        assert np.all(layer.kernel.numpy()[mask == 0] == 0)
+
+
+def test_rollback_guard_returns_to_last_good_state():
+    x, y = data(1024, seed=3)
+    model = dense_model(seed=1)
+    model.fit(x, y, epochs=6, batch_size=64, verbose=0)
+    cb = hwprune.HardwarePruning(target(), budget=hwprune.PolynomialBudget(final=0.02, begin=0, end=2, power=1),
+                                 monitor='accuracy', tolerance=0.01, baseline=1.0, guard='rollback', verbose=0)
+    history = model.fit(x, y, epochs=3, batch_size=64, callbacks=[cb], verbose=0).history
+    # nothing reaches accuracy 1.0: every step is rolled back to the unpruned model
+    assert history['hwprune_within_tolerance'] == [1.0, 1.0, 1.0] or cb.usage()['DSP'] == cb.initial_usage[0]
+    assert cb.usage()['DSP'] == cb.initial_usage[0]
+
+
+def test_functional_qkeras_bn_model_is_pruned():
+    qkeras = pytest.importorskip('qkeras')
+    x = np.random.default_rng(0).normal(size=(256, 16, 3)).astype('float32')
+    y = (x[:, :, 0].mean(axis=1) > 0).astype('int32')
+    inputs = keras.Input((16, 3))
+    h = qkeras.QConv1D(8, 3, kernel_quantizer='quantized_bits(8,0,alpha=1)', bias_quantizer='quantized_bits(8,0,alpha=1)',
+                       name='qconv')(inputs)
+    h = keras.layers.BatchNormalization(name='bn')(h)
+    h = qkeras.QActivation('quantized_relu(8)', name='qrelu')(h)
+    h = keras.layers.Flatten()(h)
+    branch = keras.layers.Dense(8, activation='relu', name='fc_a')(h)
+    other = qkeras.QDense(8, kernel_quantizer='quantized_bits(8,0,alpha=1)', name='fc_b')(h)
+    h = keras.layers.Add()([branch, other])
+    outputs = keras.layers.Dense(2, activation='softmax', name='out')(h)
+    model = keras.Model(inputs, outputs)
+    model.compile('adam', 'sparse_categorical_crossentropy')
+    cb = hwprune.HardwarePruning(target(rf=2, strategy='latency'), budget=hwprune.ConstantBudget(0.5), verbose=0)
+    model.fit(x, y, epochs=2, batch_size=64, callbacks=[cb], verbose=0)
+    assert [e['info'].name for e in cb.layers_] == ['qconv', 'fc_a', 'fc_b', 'out']
+    assert cb.usage()['DSP'] <= 0.5 * cb.initial_usage[0] + 1e-9
+    assert cb.layers_[0]['info'].class_name == 'QConv1D'
+
+
+def test_resume_continues_with_identical_masks(tmp_path):
+    x, y = data(512)
+    state = str(tmp_path / 'state.npz')
+    weights = str(tmp_path / 'ckpt.h5')
+    budget = hwprune.PolynomialBudget(final=0.3, begin=0, end=4, power=1)
+    model = dense_model()
+    first = hwprune.HardwarePruning(target(), budget=budget, state_path=state, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=128, callbacks=[first, keras.callbacks.ModelCheckpoint(weights, save_weights_only=True)],
+              verbose=0)
+    masks_at_interrupt = [e['mask'].numpy().copy() for e in first.layers_]
+
+    resumed_model = dense_model(seed=5)  # a fresh process would rebuild the model...
+    resumed_model.load_weights(weights)  # ...and load the checkpoint
+    second = hwprune.HardwarePruning(target(), budget=budget, state_path=state, verbose=0)
+    seen = {}
+
+    class Peek(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen['masks'] = [e['mask'].numpy().copy() for e in second.layers_]
+
+    resumed_model.fit(x, y, epochs=5, initial_epoch=2, batch_size=128, callbacks=[second, Peek()], verbose=0)
+    for a, b in zip(masks_at_interrupt, seen['masks']):
+        assert np.array_equal(a, b)
+    assert second.pruning_steps == 5  # steps at epochs 0, 1 (before) and 2, 3, 4 (after)
+    np.testing.assert_allclose(second.initial_usage, first.initial_usage)
+    assert second.usage()['DSP'] <= 0.3 * first.initial_usage[0] + 1e-9
+
+
+def test_trained_model_loads_without_hwprune(tmp_path):
+    x, y = data(256)
+    model = dense_model()
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0,
+              callbacks=[hwprune.HardwarePruning(target(), budget=hwprune.ConstantBudget(0.5), verbose=0)])
+    code = textwrap.dedent(f"""
+        import sys, numpy as np, tensorflow as tf
+        m1 = tf.keras.models.load_model({str(tmp_path / 'm.keras')!r})
+        m2 = tf.keras.models.load_model({str(tmp_path / 'm.h5')!r})
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        np.save({str(tmp_path / 'p1.npy')!r}, m1.predict(x, verbose=0))
+        np.save({str(tmp_path / 'p2.npy')!r}, m2.predict(x, verbose=0))
+        assert 'hwprune' not in sys.modules
+    """)
+    model.save(tmp_path / 'm.keras')
+    model.save(tmp_path / 'm.h5')
+    np.save(tmp_path / 'x.npy', x[:16])
+    subprocess.run([sys.executable, '-c', code], check=True, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})
+    expected = model.predict(x[:16], verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / 'p1.npy'), expected, atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / 'p2.npy'), expected, atol=1e-6)
+
+
+def test_callback_config_round_trip():
+    cb = hwprune.HardwarePruning(target(rf=4), resources={'DSP': 1.0, 'BRAM': 0.5},
+                                 budget=hwprune.PolynomialBudget(final=0.2, end=7), monitor='val_accuracy', verbose=0)
+    config = cb.get_config()
+    assert json.loads(json.dumps(config)) == config
+    again = hwprune.HardwarePruning.from_config(config)
+    assert again.get_config() == config
+
+
+def test_weighted_resources():
+    x, y = data(256)
+    model = dense_model()
+    cb = hwprune.HardwarePruning(target(rf=2), resources={'DSP': 1.0, 'BRAM': 2.0},
+                                 budget=hwprune.ConstantBudget(0.5), verbose=0)
+    history = model.fit(x, y, epochs=1, batch_size=64, callbacks=[cb], verbose=0).history
+    assert history['hwprune_weighted'][0] <= 0.5 * cb.initial_usage[0] + 1e-9
+    assert history['hwprune_weighted'][0] == pytest.approx(history['hwprune_DSP'][0] + 2 * history['hwprune_BRAM'][0])
+
+
+def test_step_updates_and_taylor_importance():
+    x, y = data(512)
+    model = dense_model()
+    cb = hwprune.HardwarePruning(target(), budget=hwprune.PolynomialBudget(final=0.5, begin=2, end=10, frequency=4),
+                                 update='step', importance='taylor', importance_data=(x[:128], y[:128]), verbose=0)
+    model.fit(x, y, epochs=2, batch_size=64, callbacks=[cb], verbose=0)
+    assert [h['step'] for h in cb.history] == [2, 6, 10]
+    assert cb.usage()['DSP'] <= 0.5 * cb.initial_usage[0] + 1e-9
+
+
+def test_callback_can_be_reused():
+    x, y = data(256)
+    cb = hwprune.HardwarePruning(target(), budget=hwprune.ConstantBudget(0.5), verbose=0)
+    for seed in (0, 1):
+        model = dense_model(seed)
+        model.fit(x, y, epochs=1, batch_size=64, callbacks=[cb], verbose=0)
+        assert cb.usage()['DSP'] <= 0.5 * cb.initial_usage[0] + 1e-9
+        assert cb.initial_usage[0] == (16 * 32 + 32 * 16 + 16 * 5) / 2
+
+
+def test_bad_input_is_reported_early(caplog):
+    x, y = data(64)
+    with pytest.raises(ValueError, match='`fraction`|`budget`'):
+        hwprune.HardwarePruning(target(), budget=1.5)
+    with pytest.raises(ValueError, match='`resources`'):
+        hwprune.HardwarePruning(target(), resources='LUT')
+    with pytest.raises(TypeError, match='`target`'):
+        hwprune.HardwarePruning(42)
+    with pytest.raises(ValueError, match='`importance_data`'):
+        hwprune.HardwarePruning(target(), importance='taylor')
+    # no prunable layer
+    model = keras.Sequential([keras.layers.Flatten(input_shape=(4, 4))])
+    model.compile('sgd', 'mse')
+    with pytest.raises(ValueError, match='prunable layer'):
+        model.fit(np.zeros((4, 4, 4)), np.zeros((4, 16)), callbacks=[hwprune.HardwarePruning(target())], verbose=0)
+    # a monitored metric that does not exist
+    model = dense_model()
+    cb = hwprune.HardwarePruning(target(), monitor='val_f1', validation_data=(x, y), verbose=0)
+    with pytest.raises(ValueError, match='`monitor`.*val_accuracy'):
+        model.fit(x, y, epochs=1, callbacks=[cb], verbose=0)
+    # a guard without a baseline when pruning starts at epoch 0
+    cb = hwprune.HardwarePruning(target(), monitor='val_accuracy', verbose=0)
+    with pytest.raises(ValueError, match='`baseline`'):
+        dense_model().fit(x, y, epochs=1, callbacks=[cb], verbose=0)
+    # NaN weights at a pruning step
+    model = dense_model()
+    k = model.layers[1].kernel.numpy()
+    k[0, 0] = np.nan
+    model.layers[1].kernel.assign(k)
+    with pytest.raises(ValueError, match="fc2"):
+        model.fit(x, y, epochs=1, callbacks=[hwprune.HardwarePruning(target(), verbose=0)], verbose=0)
+
+
+def test_custom_layer_without_layout_is_named(caplog):
+    class Scale(keras.layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(name='w', shape=(shape[-1],), initializer='ones')
+
+        def call(self, x):
+            return x * self.w
+
+    x, y = data(64)
+    model = keras.Sequential([keras.layers.Dense(8, input_shape=(16,), name='fc'), Scale(name='scale'),
+                              keras.layers.Dense(5, name='out')])
+    model.compile('adam', keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with caplog.at_level(logging.WARNING):
+        model.fit(x, y, epochs=1, callbacks=[hwprune.HardwarePruning(target(), verbose=0)], verbose=0)
+    assert "'scale'" in caplog.text and 'register_layer' in caplog.text
+
+
+MIRRORED = """
+import numpy as np, tensorflow as tf
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices('CPU')[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+import hwprune
+from hwprune.targets import FPGATarget, FPGALayerSettings
+keras = tf.keras
+strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+assert strategy.num_replicas_in_sync == 2
+rng = np.random.default_rng(0)
+x = rng.normal(size=(512, 16)).astype('float32'); y = rng.integers(0, 5, 512)
+with strategy.scope():
+    model = keras.Sequential([keras.layers.Dense(32, activation='relu', input_shape=(16,)), keras.layers.Dense(5)])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+cb = hwprune.HardwarePruning(FPGATarget(default=FPGALayerSettings(reuse_factor=2, strategy='resource')),
+                             budget=hwprune.ConstantBudget(0.4), regularization=1e-3, verbose=0)
+model.fit(x, y, epochs=2, batch_size=64, callbacks=[cb], verbose=0)
+assert cb.usage()['DSP'] <= 0.4 * cb.initial_usage[0] + 1e-9, cb.usage()
+for entry in cb.layers_:
+    mask = entry['mask'].numpy()
+    for v in entry['kernel'].values:
+        assert np.all(v.numpy()[mask == 0] == 0.0)
+print('OK')
+"""
+
+
+def test_mirrored_strategy_two_logical_cpus():
+    result = subprocess.run([sys.executable, '-c', MIRRORED], capture_output=True, text=True,
+                            env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'OK' in result.stdout
