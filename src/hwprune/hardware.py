@@ -18,7 +18,12 @@ BRAM_WIDTH_BITS = 36
 #: the ROM (RF words deep) needs ceil(RF / BRAM_DEPTH) BRAMs per column.
 BRAM_DEPTH = 1024
 
+#: Largest multiplication (n_in * n_out weights) hwprune moves to the Latency strategy when it picks
+#: a zero-honouring strategy for a Dense layer. Latency fully partitions and unrolls the weights;
+#: hls4ml's own unroll/partition limit (``MaximumSize`` in the generated build script) is 4096.
+LATENCY_MAX_WEIGHTS = 4096
+
 #: Default weight width when a precision cannot be resolved (hls4ml's default ap_fixed<16,6>).
 DEFAULT_WEIGHT_BITS = 16
 
-__all__ = ['DSP_MIN_WEIGHT_BITS', 'BRAM_WIDTH_BITS', 'BRAM_DEPTH', 'DEFAULT_WEIGHT_BITS']
+__all__ = ['DSP_MIN_WEIGHT_BITS', 'BRAM_WIDTH_BITS', 'BRAM_DEPTH', 'DEFAULT_WEIGHT_BITS', 'LATENCY_MAX_WEIGHTS']

@@ -37,7 +37,8 @@ import numpy as np
 
 from .. import hardware
 from .._validation import check_choice, check_int, invalid
-from ..layouts import bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor, dsp_layout
+from ..layouts import (bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor, dsp_layout,
+                       unstructured_layout)
 from .base import LayerInfo, LayerModel, Target
 
 logger = logging.getLogger(__name__)
@@ -82,12 +83,21 @@ class FPGALayerSettings:
         object.__setattr__(self, 'io_type', check_choice('io_type', self.io_type, IO_TYPES))
 
 
-def choose_strategy(kind: str, settings: FPGALayerSettings) -> str:
+def choose_strategy(kind: str, settings: FPGALayerSettings, n_weights: int | None = None) -> str:
     """The strategy under which pruned weights really free multipliers.
 
-    ``latency`` honours zeros (HLS folds constant zero products) and is kept. ``resource`` ignores
-    them, so it becomes ``resource_unrolled`` where hls4ml allows it (RF > 1; convolutions only
-    with ``io_stream``) and ``latency`` otherwise. A pinned strategy is left alone.
+    ``latency`` honours every zero (HLS folds constant zero products; the multiplier limit is
+    ``ceil(nnz / RF)`` whatever the pattern) and is kept. ``resource`` ignores zeros, so it
+    becomes: ``latency`` for a Dense layer of at most :data:`hwprune.hardware.LATENCY_MAX_WEIGHTS`
+    weights (any zero pattern saves multipliers) and for RF 1 or a convolution under
+    ``io_parallel`` (where hls4ml refuses ``resource_unrolled``); ``resource_unrolled`` otherwise
+    (a multiplier is freed when its RF weights are all zero). A pinned strategy is left alone.
+
+    Example:
+        >>> choose_strategy('dense', FPGALayerSettings(reuse_factor=4, strategy='Resource'), 64 * 32)
+        'latency'
+        >>> choose_strategy('dense', FPGALayerSettings(reuse_factor=4, strategy='Resource'), 256 * 64)
+        'resource_unrolled'
     """
     strategy = settings.strategy
     if settings.pinned or strategy == 'latency':
@@ -95,6 +105,9 @@ def choose_strategy(kind: str, settings: FPGALayerSettings) -> str:
     if settings.reuse_factor == 1:
         return 'latency'
     if kind != 'dense' and settings.io_type == 'io_parallel':
+        return 'latency'
+    if kind == 'dense' and strategy == 'resource' and n_weights is not None \
+            and n_weights <= hardware.LATENCY_MAX_WEIGHTS:
         return 'latency'
     return 'resource_unrolled'
 
@@ -151,7 +164,7 @@ class FPGATarget(Target):
     def resolve(self, info: LayerInfo) -> ResolvedSettings:
         """Strategy and reuse factor hls4ml will really use, logging every change."""
         s = self.settings_for(info)
-        strategy = choose_strategy(info.kind, s) if self.as_converted else s.strategy
+        strategy = choose_strategy(info.kind, s, info.n_weights) if self.as_converted else s.strategy
         if not self.as_converted and s.strategy == 'resource_unrolled' and (
                 s.reuse_factor == 1 or (info.kind != 'dense' and s.io_type == 'io_parallel')):
             strategy = 'resource'  # what hls4ml 1.3 falls back to
@@ -208,13 +221,20 @@ class FPGALayerModel(LayerModel):
         self.uses_dsp = bits >= hardware.DSP_MIN_WEIGHT_BITS
         self.bram_depth_factor = math.ceil(rf / hardware.BRAM_DEPTH) if rf > 1 else 0
         self.bram_columns = bram_group_columns(self.dsp.n_groups, bits) * self.bram_depth_factor
-        layout = self.bram if 'BRAM' in resources else self.dsp
+        if 'BRAM' in resources:
+            layout = self.bram  # groups owning whole BRAM columns, so that BRAM costs add up
+        elif settings.strategy == 'latency':
+            layout = unstructured_layout(info.kind, info.kernel_shape)  # any RF zeros free one multiplier
+        else:
+            layout = self.dsp
         sizes = layout.sizes().astype(np.float64)
-        if layout is self.dsp:
-            dsp_per_group = np.ones(layout.n_groups)
-        else:  # DSP slots owned by each BRAM group
+        if layout is self.bram:  # DSP slots owned by each BRAM group
             k = bram_slots_per_group(bits)
             dsp_per_group = np.bincount(np.arange(self.dsp.n_groups) // k, minlength=layout.n_groups).astype(float)
+        elif layout is self.dsp:
+            dsp_per_group = np.ones(layout.n_groups)
+        else:
+            dsp_per_group = np.full(layout.n_groups, 1.0 / rf)
         columns = {
             'DSP': dsp_per_group * (self.uses_dsp and settings.strategy != 'resource'),
             'BRAM': (self.bram_columns if layout is self.bram else np.zeros(layout.n_groups)),
@@ -224,6 +244,10 @@ class FPGALayerModel(LayerModel):
         fixed = {r: 0.0 for r in RESOURCES}
         if settings.strategy == 'resource' and self.uses_dsp:
             fixed['DSP'] = float(self.dsp.n_groups)
+        elif layout is not self.dsp and layout is not self.bram and self.uses_dsp:
+            # per-weight costs of 1/RF add up to nnz/RF, the layer needs ceil(nnz/RF): reserve the
+            # rounding slack so that a selection within capacity is within capacity after rounding
+            fixed['DSP'] = (rf - 1) / rf
         details = {'reuse_factor': rf, 'strategy': settings.strategy, 'weight_bits': bits,
                    'io_type': settings.io_type}
         super().__init__(info, layout, np.stack([columns[r] for r in resources], axis=1), resources,

@@ -1,0 +1,194 @@
+"""The train -> prune -> strip -> convert -> report job, driven by a dict or a YAML file.
+
+``hwprune demo`` runs :data:`DEFAULT_JOB`; ``hwprune run job.yaml`` runs yours. Every key is
+optional; missing keys take the defaults below.
+
+Example job (YAML)::
+
+    data: {source: synthetic, n_samples: 60000}     # or {source: csv, path: jets.csv}
+    model: {layers: [64, 32, 32], activation: relu}  # or {path: my_model.keras}
+    training: {epochs: 30, batch_size: 256, learning_rate: 0.001, seed: 0}
+    hls: {reuse_factor: 2, strategy: Resource, precision: 'ap_fixed<16,6>', backend: Vitis,
+          io_type: io_parallel, config: null}        # config: path to your own hls4ml YAML
+    pruning: {resources: [DSP, BRAM], final: 0.3, begin: 0, end: 20, epochs: 40,
+              regularization: 0.0001, monitor: null, tolerance: 0.01}
+    output_dir: hwprune_demo
+    compile: true                                     # build the C simulation (needs g++)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+from typing import Any, Mapping
+
+import numpy as np
+
+from ._validation import invalid
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_JOB: dict[str, Any] = {
+    'data': {'source': 'synthetic', 'n_samples': 60000, 'path': None},
+    'model': {'path': None, 'layers': [64, 32, 32], 'activation': 'relu'},
+    'training': {'epochs': 30, 'batch_size': 256, 'learning_rate': 1e-3, 'seed': 0},
+    'hls': {'config': None, 'reuse_factor': 2, 'strategy': 'Resource', 'precision': 'ap_fixed<16,6>',
+            'backend': 'Vitis', 'io_type': 'io_parallel', 'part': 'xcvu13p-flga2577-2-e'},
+    'pruning': {'resources': ['DSP', 'BRAM'], 'final': 0.3, 'begin': 0, 'end': 20, 'epochs': 40, 'power': 3,
+                'regularization': 1e-4, 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
+    'output_dir': 'hwprune_demo',
+    'compile': True,
+}
+
+
+def merge_job(job: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults overlaid with ``job`` (one level deep); unknown keys are errors."""
+    merged = copy.deepcopy(DEFAULT_JOB)
+    for key, value in (job or {}).items():
+        if key not in merged:
+            raise invalid('job', key, 'keys among ' + ', '.join(merged))
+        if isinstance(merged[key], dict):
+            if not isinstance(value, Mapping):
+                raise invalid(f'job[{key!r}]', value, 'a mapping')
+            unknown = set(value) - set(merged[key])
+            if unknown:
+                raise invalid(f'job[{key!r}]', sorted(unknown), 'keys among ' + ', '.join(merged[key]))
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_job(path: str) -> dict[str, Any]:
+    """Read a YAML job file and merge it with the defaults."""
+    import yaml
+    with open(path) as handle:
+        job = yaml.safe_load(handle) or {}
+    if not isinstance(job, Mapping):
+        raise invalid('job', path, 'a YAML mapping')
+    return merge_job(job)
+
+
+def _build_model(spec, n_features, n_classes, learning_rate):
+    import tensorflow as tf
+    keras = tf.keras
+    if spec.get('path'):
+        model = keras.models.load_model(spec['path'], compile=False)
+    else:
+        layers = [keras.layers.Input((n_features,), name='input')]
+        for i, width in enumerate(spec['layers']):
+            layers.append(keras.layers.Dense(int(width), activation=spec['activation'], name=f'fc{i + 1}'))
+        layers.append(keras.layers.Dense(n_classes, activation='softmax', name='output'))
+        model = keras.Sequential(layers, name='jet_tagger')
+    model.compile(keras.optimizers.Adam(learning_rate), 'sparse_categorical_crossentropy', metrics=['accuracy'])
+    return model
+
+
+def _hls_config(model, hls):
+    import hls4ml
+    if hls.get('config'):
+        import yaml
+        with open(hls['config']) as handle:
+            return yaml.safe_load(handle)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend=hls['backend'],
+                                               default_precision=hls['precision'],
+                                               default_reuse_factor=int(hls['reuse_factor']))
+    cfg['Model']['Strategy'] = hls['strategy']
+    for layer in cfg.get('LayerName', {}).values():
+        layer['Strategy'] = hls['strategy']
+        layer['ReuseFactor'] = int(hls['reuse_factor'])
+    return cfg
+
+
+def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run a job (see the module docstring); returns a JSON-native summary and writes it to
+    ``<output_dir>/summary.json``. Progress goes to the ``hwprune`` logger."""
+    job = merge_job(job)
+    import tensorflow as tf
+
+    from . import ConstantBudget, PolynomialBudget  # noqa: F401  (public names)
+    from .data import jet_task
+    from .keras import HardwarePruning, estimate
+    keras = tf.keras
+    out_dir = os.path.abspath(job['output_dir'])
+    os.makedirs(out_dir, exist_ok=True)
+    d, t, h, p = job['data'], job['training'], job['hls'], job['pruning']
+    timings = {}
+
+    task = jet_task(n_samples=int(d['n_samples']), source=d['source'], path=d['path'])
+    keras.utils.set_random_seed(int(t['seed']))
+    model = _build_model(job['model'], task.x_train.shape[1], task.n_classes, float(t['learning_rate']))
+    start = time.time()
+    if not job['model'].get('path') and int(t['epochs']) > 0:
+        logger.info('Training the baseline for %d epochs...', t['epochs'])
+        model.fit(task.x_train, task.y_train, epochs=int(t['epochs']), batch_size=int(t['batch_size']),
+                  validation_data=(task.x_val, task.y_val), verbose=0)
+    timings['train'] = time.time() - start
+    baseline_accuracy = float(model.evaluate(task.x_test, task.y_test, verbose=0, return_dict=True)['accuracy'])
+    cfg = _hls_config(model, h)
+    before = estimate(model, cfg)
+
+    budget = PolynomialBudget(final=float(p['final']), begin=int(p['begin']), end=int(p['end']), power=float(p['power']))
+    pruning = HardwarePruning(cfg, resources=list(p['resources']), budget=budget, importance=p['importance'],
+                              regularization=float(p['regularization']), monitor=p['monitor'],
+                              tolerance=float(p['tolerance']), validation_data=(task.x_val, task.y_val),
+                              state_path=os.path.join(out_dir, 'pruning_state.npz'))
+    logger.info('Pruning to %.0f%% of %s over %d epochs...', 100 * p['final'], '+'.join(p['resources']), p['epochs'])
+    start = time.time()
+    model.fit(task.x_train, task.y_train, epochs=int(p['epochs']), batch_size=int(t['batch_size']),
+              validation_data=(task.x_val, task.y_val), callbacks=[pruning], verbose=0)
+    timings['prune'] = time.time() - start
+    after = estimate(model, cfg)
+    pruned_accuracy = float(model.evaluate(task.x_test, task.y_test, verbose=0, return_dict=True)['accuracy'])
+    model.save(os.path.join(out_dir, 'pruned_model.keras'))
+
+    summary: dict[str, Any] = {
+        'baseline_accuracy': baseline_accuracy, 'pruned_accuracy': pruned_accuracy,
+        'resources_before': before.total, 'resources_after': after.total,
+        'report_before': before.to_dict(), 'report_after': after.to_dict(), 'seconds': timings,
+        'output_dir': out_dir,
+    }
+    from .hls.convert import convert
+    from .keras.strip import strip
+    stripped = strip(model)
+    summary['stripped_layers'] = {l.name: int(l.kernel.shape[-1]) for l in stripped.layers if hasattr(l, 'kernel')}
+    hls_dir = os.path.join(out_dir, 'hls_project')
+    start = time.time()
+    hls_model = convert(model, cfg, output_dir=hls_dir, backend=h['backend'], io_type=h['io_type'], part=h['part'])
+    timings['convert'] = time.time() - start
+    summary['hls_project'] = hls_dir
+    if job['compile']:
+        start = time.time()
+        hls_model.compile()
+        timings['compile'] = time.time() - start
+        x_test = np.ascontiguousarray(task.x_test)
+        hls_pred = np.asarray(hls_model.predict(x_test)).reshape(len(x_test), -1)
+        keras_pred = model.predict(x_test, verbose=0)
+        summary['csim_accuracy'] = float(np.mean(np.argmax(hls_pred, axis=1) == task.y_test))
+        summary['csim_keras_agreement'] = float(np.mean(np.argmax(hls_pred, axis=1) == np.argmax(keras_pred, axis=1)))
+    with open(os.path.join(out_dir, 'summary.json'), 'w') as handle:
+        json.dump(summary, handle, indent=2)
+    summary['report_before_obj'], summary['report_after_obj'] = before, after
+    return summary
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """Human-readable text of a :func:`run_job` summary."""
+    lines = ['Resources (estimate, hls4ml config after hwprune.convert):',
+             summary['report_after_obj'].compare(summary['report_before_obj']), '',
+             f"Test accuracy   baseline Keras: {summary['baseline_accuracy']:.4f}",
+             f"                pruned Keras:   {summary['pruned_accuracy']:.4f}"]
+    if 'csim_accuracy' in summary:
+        lines.append(f"                pruned C simulation (hls4ml): {summary['csim_accuracy']:.4f} "
+                     f"(agrees with Keras on {100 * summary['csim_keras_agreement']:.2f}% of samples)")
+    lines.append('Layer widths after strip: ' + ', '.join(f'{k}={v}' for k, v in summary['stripped_layers'].items()))
+    lines.append('Seconds: ' + ', '.join(f'{k} {v:.1f}' for k, v in summary['seconds'].items()))
+    lines.append(f"HLS project: {summary['hls_project']}")
+    lines.append(f"Summary JSON: {os.path.join(summary['output_dir'], 'summary.json')}")
+    return '\n'.join(lines)
+
+
+__all__ = ['DEFAULT_JOB', 'format_summary', 'load_job', 'merge_job', 'run_job']
