@@ -1,0 +1,118 @@
+"""FPGA cost model: per-strategy DSP/BRAM, strategy choice, and estimate() on hls4ml configs."""
+
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import hwprune
+from hwprune import hardware
+from hwprune.layouts import dsp_layout
+from hwprune.targets import FPGALayerSettings, FPGATarget
+from hwprune.targets.base import LayerInfo
+from hwprune.targets.fpga import choose_strategy
+
+keras = tf.keras
+
+
+def jet_model():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.layers.Input((16,)), keras.layers.Dense(64, activation='relu', name='fc1'),
+                             keras.layers.Dense(32, activation='relu', name='fc2'),
+                             keras.layers.Dense(32, activation='relu', name='fc3'),
+                             keras.layers.Dense(5, activation='softmax', name='output')])
+
+
+@pytest.mark.parametrize('rf', [2, 4, 8, 16])
+@pytest.mark.parametrize('strategy', ['Latency', 'Resource'])
+def test_estimate_of_unpruned_jet_topology_is_weights_over_rf(rf, strategy):
+    import hls4ml
+    model = jet_model()
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_reuse_factor=rf, backend='Vitis')
+    cfg['Model']['Strategy'] = strategy
+    for layer in cfg['LayerName'].values():
+        layer['Strategy'] = strategy
+    report = hwprune.estimate(model, cfg)
+    weights = 16 * 64 + 64 * 32 + 32 * 32 + 32 * 5
+    assert report.total['DSP'] == weights / rf
+    assert report.total['params'] == weights
+    assert report.layers['fc2']['DSP'] == 64 * 32 / rf
+
+
+def test_bram_estimate_follows_rom_model():
+    t = FPGATarget(default=FPGALayerSettings(reuse_factor=4, strategy='resource', weight_bits=16))
+    info = LayerInfo('fc', 'dense', (64, 32))
+    m = t.layer_model(info, ('DSP', 'BRAM'))
+    kernel = np.ones((64, 32))
+    # ceil(N * W / (RF * 36)) columns, depth RF <= BRAM_DEPTH
+    assert m.usage_dict(kernel)['BRAM'] == np.ceil(64 * 32 * 16 / (4 * 36))
+    # a column is freed only with all its DSP slots: prune one BRAM group (9 slots at 16 bits)
+    pruned = kernel.copy()
+    pruned[m.layout.ids == 0] = 0
+    assert m.usage_dict(pruned)['BRAM'] == m.usage_dict(kernel)['BRAM'] - 4  # 9 slots x 16 bits = 4 columns
+    # the deep ROM of RF > BRAM_DEPTH needs stacked BRAMs
+    deep = FPGATarget(default=FPGALayerSettings(reuse_factor=2048, strategy='resource'))
+    md = deep.layer_model(info, ('BRAM',))
+    assert md.usage_dict(kernel)['BRAM'] == np.ceil(64 * 32 * 16 / (2048 * 36)) * 2
+
+
+def test_narrow_weights_use_no_dsp():
+    t = FPGATarget(default=FPGALayerSettings(reuse_factor=2, weight_bits=hardware.DSP_MIN_WEIGHT_BITS - 1))
+    m = t.layer_model(LayerInfo('fc', 'dense', (8, 8)), ('DSP', 'params'))
+    assert m.usage_dict(np.ones((8, 8))) == {'DSP': 0.0, 'params': 64.0}
+
+
+def test_resource_strategy_ignores_zeros_when_not_converted(caplog):
+    t = FPGATarget(default=FPGALayerSettings(reuse_factor=2, strategy='resource'), as_converted=False)
+    with caplog.at_level(logging.WARNING):
+        m = t.layer_model(LayerInfo('fc', 'dense', (8, 8)), ('DSP',))
+    assert 'saves no DSP' in caplog.text
+    assert m.usage_dict(np.zeros((8, 8)))['DSP'] == 32
+
+
+def test_strategy_choice():
+    s = lambda **kw: FPGALayerSettings(**{'reuse_factor': 4, 'strategy': 'resource', **kw})  # noqa: E731
+    assert choose_strategy('dense', s(), 1024) == 'latency'
+    assert choose_strategy('dense', s(), 100000) == 'resource_unrolled'
+    assert choose_strategy('conv2d', s(), 100, ) == 'latency'  # io_parallel conv cannot be unrolled
+    assert choose_strategy('conv2d', s(io_type='io_stream'), 100) == 'resource_unrolled'
+    assert choose_strategy('dense', s(reuse_factor=1), 100000) == 'latency'
+    assert choose_strategy('dense', s(pinned=True), 10) == 'resource'
+    assert choose_strategy('dense', s(strategy='latency'), 100000) == 'latency'
+
+
+def test_invalid_rf_is_replaced_as_hls4ml_does(caplog):
+    t = FPGATarget(default=FPGALayerSettings(reuse_factor=3, strategy='resource'), as_converted=False)
+    with caplog.at_level(logging.WARNING):
+        resolved = t.resolve(LayerInfo('fc1', 'dense', (16, 64)))
+    assert resolved.reuse_factor == 2 and resolved.requested_reuse_factor == 3
+    assert "'fc1'" in caplog.text and 'ReuseFactor=2' in caplog.text
+
+
+def test_unrolled_dsp_groups_and_latency_counts():
+    kernel = np.random.default_rng(0).normal(size=(8, 4))
+    info = LayerInfo('fc', 'dense', kernel.shape)
+    unrolled = FPGATarget(default=FPGALayerSettings(reuse_factor=4, strategy='resource_unrolled')).layer_model(info, ('DSP',))
+    latency = FPGATarget(default=FPGALayerSettings(reuse_factor=4, strategy='latency')).layer_model(info, ('DSP',))
+    layout = dsp_layout('dense', kernel.shape, 4)
+    k = kernel.copy()
+    k[layout.ids == 3] = 0
+    k[0, 0] = 0  # one more zero in another group
+    assert unrolled.usage_dict(k)['DSP'] == 7
+    assert latency.usage_dict(k)['DSP'] == np.ceil((32 - 5) / 4)
+
+
+def test_target_config_round_trip_and_bad_input():
+    t = FPGATarget({'fc1': FPGALayerSettings(reuse_factor=4, strategy='ResourceUnrolled', weight_bits=8)},
+                   default=FPGALayerSettings(reuse_factor=2), strict=True)
+    again = FPGATarget.from_config(t.get_config())
+    assert again.get_config() == t.get_config()
+    with pytest.raises(ValueError, match='`layer`.*fc9'):
+        t.layer_model(LayerInfo('fc9', 'dense', (2, 2)), ('DSP',))
+    with pytest.raises(ValueError, match='`strategy`'):
+        FPGALayerSettings(strategy='Unrolled')
+    with pytest.raises(ValueError, match='`io_type`'):
+        FPGALayerSettings(io_type='axi')
+    with pytest.raises(ValueError, match='`resources`'):
+        t.check_resources(['LUT'])
