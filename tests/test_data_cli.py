@@ -1,0 +1,76 @@
+"""Data loaders, the job pipeline and the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hwprune.data import JET_CLASSES, digits_task, jet_task, load_jets_csv
+from hwprune.pipeline import DEFAULT_JOB, merge_job
+
+
+def test_synthetic_jet_task_is_the_fixed_benchmark_split():
+    task = jet_task()
+    assert task.x_train.shape == (38400, 16) and task.x_val.shape == (9600, 16) and task.x_test.shape == (12000, 16)
+    assert task.n_classes == 5 and set(np.unique(task.y_train)) == set(range(5))
+    assert abs(task.x_train.mean()) < 1e-6  # standardised on train
+    again = jet_task()
+    assert np.array_equal(again.x_test, task.x_test)
+
+
+def test_jets_csv_loader_on_a_small_local_file(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / 'jets.csv'
+    names = [f'f{i}' for i in range(16)]
+    rows = [','.join([*(f'{v:.4f}' for v in rng.normal(size=16)), JET_CLASSES[i % 5]]) for i in range(200)]
+    path.write_text(','.join(names + ['class']) + '\n' + '\n'.join(rows) + '\n')
+    x, y = load_jets_csv(str(path))
+    assert x.shape == (200, 16) and list(y[:5]) == [0, 1, 2, 3, 4]
+    task = jet_task(source='csv', path=str(path))
+    assert task.x_train.shape[1] == 16 and len(task.y_test) == 40
+    bad = tmp_path / 'bad.csv'
+    bad.write_text('a,b\n1,2\n')
+    with pytest.raises(ValueError, match='`path`'):
+        load_jets_csv(str(bad))
+    with pytest.raises(ValueError, match='`path`'):
+        jet_task(source='csv')
+    with pytest.raises(ValueError, match='`source`'):
+        jet_task(source='web')
+
+
+def test_digits_task():
+    task = digits_task()
+    assert task.x_train.shape[1:] == (8, 8, 1) and task.n_classes == 10
+
+
+def test_job_merging_validates_keys():
+    job = merge_job({'pruning': {'final': 0.5}, 'output_dir': 'x'})
+    assert job['pruning']['final'] == 0.5 and job['pruning']['resources'] == DEFAULT_JOB['pruning']['resources']
+    with pytest.raises(ValueError, match='job'):
+        merge_job({'prunning': {}})
+    with pytest.raises(ValueError, match="job\\['pruning'\\]"):
+        merge_job({'pruning': {'finale': 0.5}})
+
+
+@pytest.mark.slow
+def test_cli_quick_demo_and_report(tmp_path):
+    env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}
+    out = tmp_path / 'demo'
+    result = subprocess.run([sys.executable, '-m', 'hwprune.cli', 'demo', '--quick', '--output-dir', str(out)],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['resources_after']['DSP'] < summary['resources_before']['DSP']
+    assert summary['csim_keras_agreement'] > 0.95
+    assert (out / 'hls_project' / 'firmware').is_dir()
+    assert 'C simulation' in result.stdout
+    import yaml
+    cfg = tmp_path / 'cfg.yml'
+    cfg.write_text(yaml.safe_dump({'Model': {'ReuseFactor': 2, 'Strategy': 'Resource', 'Precision': 'ap_fixed<16,6>'}}))
+    report = subprocess.run([sys.executable, '-m', 'hwprune.cli', 'report', str(out / 'pruned_model.keras'), str(cfg),
+                             '--json'], capture_output=True, text=True, env=env, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert json.loads(report.stdout)['total']['DSP'] == summary['resources_after']['DSP']
