@@ -389,3 +389,17 @@ def test_mirrored_strategy_two_logical_cpus():
                             env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'})
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'OK' in result.stdout
+
+
+@pytest.mark.parametrize('protect', [True, False])
+def test_output_neurons_are_never_pruned_away(protect):
+    x, y = data(256)
+    model = dense_model()
+    cb = hwprune.HardwarePruning(target(), resources=['DSP', 'BRAM'], budget=hwprune.ConstantBudget(0.05),
+                                 protect_outputs=protect, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=64, callbacks=[cb], verbose=0)
+    alive_outputs = np.any(model.get_layer('out').kernel.numpy() != 0, axis=0)
+    if protect:
+        assert alive_outputs.all()
+    else:  # 5 % of coarse BRAM groups cannot cover 5 neurons: without protection classes die
+        assert not alive_outputs.all()

@@ -10,7 +10,7 @@ Example job (YAML)::
     training: {epochs: 30, batch_size: 256, learning_rate: 0.001, seed: 0}
     hls: {reuse_factor: 2, strategy: Resource, precision: 'ap_fixed<16,6>', backend: Vitis,
           io_type: io_parallel, config: null}        # config: path to your own hls4ml YAML
-    pruning: {resources: [DSP, BRAM], final: 0.3, begin: 0, end: 20, epochs: 40,
+    pruning: {resources: [DSP, BRAM], final: {DSP: 0.3, BRAM: 0.6}, begin: 0, end: 20, epochs: 40,
               regularization: 0.0001, monitor: null, tolerance: 0.01}
     output_dir: hwprune_demo
     compile: true                                     # build the C simulation (needs g++)
@@ -37,7 +37,7 @@ DEFAULT_JOB: dict[str, Any] = {
     'training': {'epochs': 30, 'batch_size': 256, 'learning_rate': 1e-3, 'seed': 0},
     'hls': {'config': None, 'reuse_factor': 2, 'strategy': 'Resource', 'precision': 'ap_fixed<16,6>',
             'backend': 'Vitis', 'io_type': 'io_parallel', 'part': 'xcvu13p-flga2577-2-e'},
-    'pruning': {'resources': ['DSP', 'BRAM'], 'final': 0.3, 'begin': 0, 'end': 20, 'epochs': 40, 'power': 3,
+    'pruning': {'resources': ['DSP', 'BRAM'], 'final': {'DSP': 0.3, 'BRAM': 0.6}, 'begin': 0, 'end': 20, 'epochs': 40, 'power': 3,
                 'regularization': 1e-4, 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
     'output_dir': 'hwprune_demo',
     'compile': True,
@@ -131,12 +131,17 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
     cfg = _hls_config(model, h)
     before = estimate(model, cfg)
 
-    budget = PolynomialBudget(final=float(p['final']), begin=int(p['begin']), end=int(p['end']), power=float(p['power']))
+    def schedule(final):
+        return PolynomialBudget(final=float(final), begin=int(p['begin']), end=int(p['end']), power=float(p['power']))
+
+    # one final fraction for every resource, or {resource: fraction}
+    budget = ({r: schedule(f) for r, f in p['final'].items()} if isinstance(p['final'], Mapping)
+              else schedule(p['final']))
     pruning = HardwarePruning(cfg, resources=list(p['resources']), budget=budget, importance=p['importance'],
                               regularization=float(p['regularization']), monitor=p['monitor'],
                               tolerance=float(p['tolerance']), validation_data=(task.x_val, task.y_val),
                               state_path=os.path.join(out_dir, 'pruning_state.npz'))
-    logger.info('Pruning to %.0f%% of %s over %d epochs...', 100 * p['final'], '+'.join(p['resources']), p['epochs'])
+    logger.info('Pruning to %s of the initial %s over %d epochs...', p['final'], '+'.join(p['resources']), p['epochs'])
     start = time.time()
     model.fit(task.x_train, task.y_train, epochs=int(p['epochs']), batch_size=int(t['batch_size']),
               validation_data=(task.x_val, task.y_val), callbacks=[pruning], verbose=0)

@@ -30,7 +30,7 @@ from ..budgets import BudgetSchedule, as_schedule, deserialize, serialize
 from ..importance import METHODS as IMPORTANCE_METHODS
 from ..importance import NORMALIZATIONS, group_importance, normalize
 from ..targets.base import LayerState, Target
-from .layers import prunable_layers
+from .layers import output_layer_names, prunable_layers
 from .masks import KernelMask
 from .regularizers import GroupLasso
 from .registry import kernel_variable
@@ -84,6 +84,8 @@ class HardwarePruning(keras.callbacks.Callback):
             at the start, or at the end of the first epoch when pruning starts later.
         validation_data: ``(x, y)`` to measure the baseline on.
         log_dir: write resource use, budgets and sparsity as TensorBoard scalars here.
+        protect_outputs: keep at least one group of every neuron of a layer that produces a model
+            output (through activations), so that pruning never silences a class.
         state_path: file (``.npz``) where the callback's state is saved at each epoch end and from
             which a new callback resumes (``fit(initial_epoch=k)`` after an interruption).
         verbose: log each pruning step at INFO level (1) or not (0).
@@ -96,7 +98,7 @@ class HardwarePruning(keras.callbacks.Callback):
                  monitor: str | None = None, mode: str | None = None, tolerance: float = 0.01,
                  guard: str = 'stop', restore_best: bool = True, baseline: float | None = None,
                  validation_data=None, log_dir: str | None = None, state_path: str | None = None,
-                 verbose: int = 1):
+                 protect_outputs: bool = True, verbose: int = 1):
         super().__init__()
         if not isinstance(target, (Target, Mapping, str, os.PathLike)):
             raise invalid('target', target, 'an hls4ml config dict, a path to one, or a hwprune Target', TypeError)
@@ -129,6 +131,7 @@ class HardwarePruning(keras.callbacks.Callback):
         self.validation_data = validation_data
         self.log_dir = log_dir
         self.state_path = None if state_path is None else os.fspath(state_path)
+        self.protect_outputs = bool(protect_outputs)
         self.verbose = int(verbose)
         if self.update == 'epoch':
             # No per-batch Python hook when pruning per epoch (Keras skips default hooks).
@@ -162,7 +165,8 @@ class HardwarePruning(keras.callbacks.Callback):
                 'regularization_after_end': self.regularization_after_end, 'method': self.method,
                 'regrowth': self.regrowth, 'monitor': self.monitor, 'mode': self.mode, 'tolerance': self.tolerance,
                 'guard': self.guard, 'restore_best': self.restore_best, 'baseline': self.baseline,
-                'log_dir': self.log_dir, 'state_path': self.state_path, 'verbose': self.verbose}
+                'log_dir': self.log_dir, 'state_path': self.state_path, 'protect_outputs': self.protect_outputs,
+                'verbose': self.verbose}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> 'HardwarePruning':
@@ -236,6 +240,7 @@ class HardwarePruning(keras.callbacks.Callback):
             if missing:
                 raise invalid('budget', self.budget_arg, f'a schedule for each constrained resource {self.resources_}')
         found = prunable_layers(model, self.layer_names)
+        outputs = output_layer_names(model)
         if not found:
             raise invalid('model', model.name, 'a model with at least one prunable layer (Dense/Conv1D/Conv2D or a '
                           'layer registered with hwprune.keras.register_layer)')
@@ -253,7 +258,8 @@ class HardwarePruning(keras.callbacks.Callback):
             kernel = kernel_variable(layer)
             mask = KernelMask(kernel, info.name)
             entry = {'layer': layer, 'info': info, 'model': layer_model, 'kernel': kernel, 'mask': mask,
-                     'keep': np.ones(layer_model.layout.n_groups, bool), 'loss': None}
+                     'keep': np.ones(layer_model.layout.n_groups, bool), 'loss': None,
+                     'is_output': info.name in outputs}
             self.layers_.append(entry)
         if not self.layers_:
             raise invalid('target', target, 'a target that can prune at least one layer of the model')
@@ -390,7 +396,7 @@ class HardwarePruning(keras.callbacks.Callback):
             if self._weighted is not None:
                 model = _WeightedModel(model, np.array(list(self._weighted.values())))
             states.append(LayerState(model=model, kernel=kernel, keep=entry['keep'].copy(), importance=scores,
-                                     gradient=grad))
+                                     gradient=grad, required=self._required(entry, scores)))
         keeps = self.target_.select(states, capacity, method=self.method, regrowth=self.regrowth)
         for entry, keep in zip(self.layers_, keeps):
             keep = np.asarray(keep, bool)
@@ -408,6 +414,21 @@ class HardwarePruning(keras.callbacks.Callback):
         if self.verbose:
             logger.info('hwprune step %d: budget %s -> use %s, sparsity %.3f', step,
                         np.round(fractions, 4).tolist(), self._usage_text(usage), record['sparsity'])
+
+    def _required(self, entry, scores) -> np.ndarray | None:
+        """For a layer that produces a model output: its best group per output neuron, so that no
+        output neuron (a class, a regression target) is pruned away entirely."""
+        if not (self.protect_outputs and entry['is_output']):
+            return None
+        ids = entry['model'].layout.ids
+        ids = ids.reshape(-1, ids.shape[-1])  # (fan-in, neurons)
+        required = np.zeros(entry['model'].layout.n_groups, bool)
+        for neuron in range(ids.shape[1]):
+            groups = np.unique(ids[:, neuron])
+            groups = groups[(groups >= 0) & (scores[groups] > 0)]
+            if groups.size:
+                required[groups[np.argmax(scores[groups])]] = True
+        return required
 
     def sparsity(self) -> float:
         """Fraction of zero weights over the pruned layers' kernels."""

@@ -41,6 +41,23 @@ def _producers(layer, cache: dict) -> tuple[str, ...]:
     return cache[layer.name]
 
 
+_PASS_THROUGH = ('Activation', 'QActivation', 'Softmax', 'ReLU', 'LeakyReLU', 'Dropout', 'BatchNormalization',
+                 'QBatchNormalization')
+
+
+def output_layer_names(model) -> set:
+    """Names of the layers whose units reach a model output one to one (through activations,
+    dropout and batch normalisation)."""
+    names = set()
+    for tensor in model.outputs:
+        layer = tensor._keras_history.layer
+        while type(layer).__name__ in _PASS_THROUGH:
+            inbound = layer._inbound_nodes[0].inbound_layers
+            layer = inbound[0] if isinstance(inbound, (list, tuple)) else inbound
+        names.add(layer.name)
+    return names
+
+
 def layer_info(layer, producers: Iterable[str] = ()) -> LayerInfo:
     """A :class:`LayerInfo` for one built, registered Keras layer."""
     spec = spec_for(layer)
@@ -96,4 +113,4 @@ def prunable_layers(model, names: Iterable[str] | None = None, warn: bool = True
     return out
 
 
-__all__ = ['layer_info', 'prunable_layers']
+__all__ = ['layer_info', 'output_layer_names', 'prunable_layers']

@@ -9,10 +9,12 @@ See ``docs/strip.md`` for the rules in full.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -158,6 +160,19 @@ def _layer_quantizers(layer: Any) -> list:
     return found
 
 
+@contextlib.contextmanager
+def _quiet_config():
+    """Silence the warning Keras raises each time a QKeras layer serialises its quantizers."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='The `keras.constraints.serialize', category=UserWarning)
+        yield
+
+
+def _config(layer: Any) -> dict:
+    with _quiet_config():
+        return layer.get_config()
+
+
 def _fresh_quantizer(layer: Any, name: str) -> Any:
     """A private copy of ``layer``'s quantizer ``name`` (so probing does not touch the layer)."""
     internal = getattr(layer, name + '_internal', None)
@@ -165,7 +180,7 @@ def _fresh_quantizer(layer: Any, name: str) -> Any:
         return None
     try:
         from qkeras.quantizers import get_quantizer
-        return get_quantizer(layer.get_config()[name])
+        return get_quantizer(_config(layer)[name])
     except Exception:  # noqa: BLE001 - fall back to a deep copy of the live object
         try:
             return copy.deepcopy(internal)
@@ -385,6 +400,7 @@ class _Analysis:
         pins: list = []
         tensors = graph.tensors
 
+        logged: set = set()
         for index, node in enumerate(graph.nodes):
             kind = self._classify(node)
             if kind == 'weight':
@@ -393,7 +409,8 @@ class _Analysis:
                     kind = 'barrier'
                 else:
                     self.weights[index] = info
-            if kind == 'barrier':
+            if kind == 'barrier' and id(node.layer) not in logged:
+                logged.add(id(node.layer))
                 logger.info('strip: layer %r (%s) is not supported here; keeping all its channels',
                             node.layer.name, type(node.layer).__name__)
             self.kinds.append(kind)
@@ -512,7 +529,9 @@ class _Analysis:
         fold_rows = ~keep_rows & np.isfinite(const) & (const != 0)
         per_row = w.w[:, fold_rows, :][:, :, keep_cols].sum(axis=0) * const[fold_rows][:, None]
         delta = per_row.sum(axis=0)
-        contributing = np.flatnonzero(fold_rows)[np.any(per_row != 0, axis=1)]
+        magnitude = np.abs(per_row).max(axis=1, initial=0.0)
+        order = np.argsort(-magnitude, kind='stable')
+        contributing = np.flatnonzero(fold_rows)[order][magnitude[order] > 0]  # largest first
         return keep_rows, keep_cols, delta, contributing
 
     def _bias_target(self, w: _Weight, keep_cols: np.ndarray, delta: np.ndarray) -> tuple:
@@ -549,9 +568,10 @@ class _Analysis:
                     # the removed rows that hold weights, the removed units, any removed row.
                     logger.debug('strip: the kernel quantizer of %r depends on the removed weights; '
                                  'keeping more of it', w.layer.name)
-                    reading = removed_rows[~w.zero[:, removed_rows][:, :, keep_cols].all(axis=(0, 2))]
-                    if len(reading):
-                        pins += list(w.in_roots[reading])
+                    # One row at a time, the largest first: it is the likeliest to set the scale.
+                    size = np.abs(w.w[:, removed_rows][:, :, keep_cols]).max(axis=(0, 2), initial=0.0)
+                    if np.any(size > 0):
+                        pins.append(w.in_roots[removed_rows[int(np.argmax(size))]])
                     elif len(removed_cols):
                         pins += list(w.out_roots[removed_cols])
                     else:
@@ -563,7 +583,7 @@ class _Analysis:
                     logger.debug('strip: the folded bias of %r is not representable by its bias '
                                  'quantizer; keeping more of it', w.layer.name)
                     if len(contributing):
-                        pins += list(w.in_roots[contributing])
+                        pins.append(w.in_roots[contributing[0]])
                     elif len(removed_cols):
                         magnitude = np.abs(w.bias[removed_cols]) if w.bias is not None else removed_cols
                         pins.append(w.out_roots[removed_cols[int(np.argmax(magnitude))]])
@@ -620,7 +640,7 @@ def _rebuild(model: Any, graph: _graph.Graph, analysis: _Analysis) -> Any:
     for w in analysis.weights.values():
         if w.keep_rows.all() and w.keep_cols.all() and w.use_bias == bool(w.layer.use_bias):
             continue
-        config = w.layer.get_config()
+        config = _config(w.layer)
         config['units' if isinstance(w.layer, _L.Dense) else 'filters'] = int(w.keep_cols.sum())
         config['use_bias'] = w.use_bias
         overrides[id(w.layer)] = config
@@ -631,7 +651,7 @@ def _rebuild(model: Any, graph: _graph.Graph, analysis: _Analysis) -> Any:
     for index, node in enumerate(graph.nodes):
         layer_id = id(node.layer)
         if layer_id in analysis.reshapes:
-            config = node.layer.get_config()
+            config = _config(node.layer)
             config['target_shape'] = analysis.reshapes[layer_id]
             overrides[layer_id] = config
 
@@ -646,7 +666,7 @@ def _rebuild(model: Any, graph: _graph.Graph, analysis: _Analysis) -> Any:
                 if isinstance(layer, keras.Model):
                     new = keras.models.clone_model(layer)
                 else:
-                    new = layer.__class__.from_config(layer.get_config())
+                    new = layer.__class__.from_config(_config(layer))
             except Exception as error:  # noqa: BLE001 - never fail on an exotic layer
                 logger.warning('strip: could not clone layer %r (%s); the stripped model shares '
                                'this layer (and its weights) with the original', layer.name, error)

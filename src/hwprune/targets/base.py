@@ -151,6 +151,8 @@ class LayerState:
         keep: current per-group keep flags (``False`` = already pruned).
         importance: per-group importance, normalised per layer.
         gradient: mean gradient of the loss w.r.t. the kernel, if measured.
+        required: per-group flags of groups that must be kept (e.g. the last group of an output
+            neuron, whose loss would silence a class); ``None``: none.
     """
 
     model: LayerModel
@@ -158,6 +160,7 @@ class LayerState:
     keep: np.ndarray
     importance: np.ndarray
     gradient: np.ndarray | None = None
+    required: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -205,27 +208,31 @@ class Target:
         The default is one global multi-resource 0/1 knapsack over the groups of all layers:
         maximise the summed (per-layer normalised) importance subject to the summed group costs
         plus fixed costs fitting ``capacity``. Groups already pruned stay pruned unless
-        ``regrowth``; groups of zero importance are never bought.
+        ``regrowth``; groups of zero importance are never bought; ``required`` groups are always
+        kept and their cost is taken from the capacity first.
 
         Returns:
             one boolean keep-array per layer, shape ``(n_groups,)``.
         """
         capacity = np.asarray(capacity, dtype=np.float64)
-        values, costs, owners = [], [], []
+        values, costs, owners, forced = [], [], [], []
         fixed = np.zeros_like(capacity)
         for i, state in enumerate(states):
             fixed += state.model.fixed
-            candidate = np.ones(state.model.layout.n_groups, bool) if regrowth else state.keep.astype(bool)
+            n = state.model.layout.n_groups
+            candidate = np.ones(n, bool) if regrowth else state.keep.astype(bool)
             values.append(np.where(candidate, state.importance, 0.0))
             costs.append(state.model.group_costs)
-            owners.append(np.full(state.model.layout.n_groups, i))
+            owners.append(np.full(n, i))
+            forced.append(np.zeros(n, bool) if state.required is None else np.asarray(state.required, bool))
         values = np.concatenate(values) if values else np.zeros(0)
         costs = np.concatenate(costs) if costs else np.zeros((0, capacity.size))
         owners = np.concatenate(owners) if owners else np.zeros(0, int)
-        room = np.maximum(capacity - fixed, 0.0)
-        buyable = values > 0
+        forced = np.concatenate(forced) if forced else np.zeros(0, bool)
+        room = np.maximum(capacity - fixed - costs[forced].sum(axis=0), 0.0)
+        buyable = (values > 0) & ~forced
         result = solve_knapsack(values[buyable], costs[buyable], room, method=method)
-        chosen = np.zeros(values.size, bool)
+        chosen = forced.copy()
         chosen[np.flatnonzero(buyable)[result.selected]] = True
         logger.debug('knapsack: %d/%d groups kept, value %.4g (bound %.4g, %s, %.3fs)', chosen.sum(),
                      chosen.size, result.value, result.upper_bound, result.method, result.seconds)
