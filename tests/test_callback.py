@@ -395,11 +395,43 @@ def test_mirrored_strategy_two_logical_cpus():
 def test_output_neurons_are_never_pruned_away(protect):
     x, y = data(256)
     model = dense_model()
-    cb = hwprune.HardwarePruning(target(), resources=['DSP', 'BRAM'], budget=hwprune.ConstantBudget(0.05),
+    cb = hwprune.HardwarePruning(target(), budget=hwprune.ConstantBudget(0.02), normalization='none',
                                  protect_outputs=protect, verbose=0)
     model.fit(x, y, epochs=1, batch_size=64, callbacks=[cb], verbose=0)
     alive_outputs = np.any(model.get_layer('out').kernel.numpy() != 0, axis=0)
-    if protect:
+    if protect:  # every output keeps a path of live weights back to the input
         assert alive_outputs.all()
-    else:  # 5 % of coarse BRAM groups cannot cover 5 neurons: without protection classes die
+        assert np.any(model.predict(x[:64], verbose=0).std(axis=0) > 0)
+        assert cb.usage()['DSP'] <= 0.02 * cb.initial_usage[0] + 1e-9
+    else:  # 2 % of the multipliers, chosen by magnitude alone, silence some classes
         assert not alive_outputs.all()
+
+
+def test_dead_units_are_folded_exactly_and_free_their_consumers_weights():
+    x, y = data(256)
+    model = dense_model(optimizer=keras.optimizers.SGD(learning_rate=0.0))  # weights only change by pruning
+    original = [w.copy() for w in model.get_weights()]
+    for layer in model.layers[:2]:  # biases that make dead units emit nonzero constants through ReLU
+        layer.bias.assign(np.linspace(-0.5, 0.5, layer.bias.shape[0]).astype('float32'))
+    original = [w.copy() for w in model.get_weights()]
+    cb = hwprune.HardwarePruning(target(rf=2, strategy='resource_unrolled'), budget=hwprune.ConstantBudget(0.15),
+                                 regularization=0.0, protect_outputs=False, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=256, callbacks=[cb], verbose=0)
+    fc1, fc2 = cb.layers_[0], cb.layers_[1]
+    dead = fc2['dead_inputs']
+    assert dead.any()  # some fc1 neurons lost every weight...
+    assert np.array_equal(dead, ~np.any(fc1['mask'].numpy() != 0, axis=0))
+    assert np.all(model.layers[1].kernel.numpy()[dead] == 0)  # ...and fc2 no longer pays for reading them
+    # the folded model computes what the pruned model computes with those weights still there
+    reference = dense_model()
+    weights = [w.copy() for w in original]
+    for i, entry in enumerate(cb.layers_):
+        mask = entry['mask'].numpy()
+        mask[entry['dead_inputs']] = 1.0
+        weights[2 * i] = weights[2 * i] * mask
+    reference.set_weights(weights)
+    np.testing.assert_allclose(model.predict(x, verbose=0), reference.predict(x, verbose=0), atol=1e-5)
+    # and the resources the callback reports are those of the stripped model
+    stripped = hwprune.strip(model)
+    assert hwprune.estimate(stripped, target(rf=2, strategy='resource_unrolled')).total['DSP'] == \
+        pytest.approx(cb.usage()['DSP'])

@@ -78,7 +78,7 @@ def _build_model(spec, n_features, n_classes, learning_rate):
     if spec.get('path'):
         model = keras.models.load_model(spec['path'], compile=False)
     else:
-        layers = [keras.layers.Input((n_features,), name='input')]
+        layers = [keras.layers.Input((n_features,), name='features')]
         for i, width in enumerate(spec['layers']):
             layers.append(keras.layers.Dense(int(width), activation=spec['activation'], name=f'fc{i + 1}'))
         layers.append(keras.layers.Dense(n_classes, activation='softmax', name='output'))

@@ -31,6 +31,7 @@ from ..importance import METHODS as IMPORTANCE_METHODS
 from ..importance import NORMALIZATIONS, group_importance, normalize
 from ..targets.base import LayerState, Target
 from .layers import output_layer_names, prunable_layers
+from .deadunits import dead_units, find_links, fold, input_mask, output_mask, unit_constants, unread_units
 from .masks import KernelMask
 from .regularizers import GroupLasso
 from .registry import kernel_variable
@@ -86,6 +87,8 @@ class HardwarePruning(keras.callbacks.Callback):
         log_dir: write resource use, budgets and sparsity as TensorBoard scalars here.
         protect_outputs: keep at least one group of every neuron of a layer that produces a model
             output (through activations), so that pruning never silences a class.
+        fold_dead_units: when every weight of a unit is pruned, fold the constant it emits into the
+            consumer's bias and prune the consumer weights that read it, so they hold no budget.
         state_path: file (``.npz``) where the callback's state is saved at each epoch end and from
             which a new callback resumes (``fit(initial_epoch=k)`` after an interruption).
         verbose: log each pruning step at INFO level (1) or not (0).
@@ -98,7 +101,7 @@ class HardwarePruning(keras.callbacks.Callback):
                  monitor: str | None = None, mode: str | None = None, tolerance: float = 0.01,
                  guard: str = 'stop', restore_best: bool = True, baseline: float | None = None,
                  validation_data=None, log_dir: str | None = None, state_path: str | None = None,
-                 protect_outputs: bool = True, verbose: int = 1):
+                 protect_outputs: bool = True, fold_dead_units: bool = True, verbose: int = 1):
         super().__init__()
         if not isinstance(target, (Target, Mapping, str, os.PathLike)):
             raise invalid('target', target, 'an hls4ml config dict, a path to one, or a hwprune Target', TypeError)
@@ -132,6 +135,7 @@ class HardwarePruning(keras.callbacks.Callback):
         self.log_dir = log_dir
         self.state_path = None if state_path is None else os.fspath(state_path)
         self.protect_outputs = bool(protect_outputs)
+        self.fold_dead_units = bool(fold_dead_units)
         self.verbose = int(verbose)
         if self.update == 'epoch':
             # No per-batch Python hook when pruning per epoch (Keras skips default hooks).
@@ -166,6 +170,7 @@ class HardwarePruning(keras.callbacks.Callback):
                 'regrowth': self.regrowth, 'monitor': self.monitor, 'mode': self.mode, 'tolerance': self.tolerance,
                 'guard': self.guard, 'restore_best': self.restore_best, 'baseline': self.baseline,
                 'log_dir': self.log_dir, 'state_path': self.state_path, 'protect_outputs': self.protect_outputs,
+                'fold_dead_units': self.fold_dead_units,
                 'verbose': self.verbose}
 
     @classmethod
@@ -259,10 +264,17 @@ class HardwarePruning(keras.callbacks.Callback):
             mask = KernelMask(kernel, info.name)
             entry = {'layer': layer, 'info': info, 'model': layer_model, 'kernel': kernel, 'mask': mask,
                      'keep': np.ones(layer_model.layout.n_groups, bool), 'loss': None,
-                     'is_output': info.name in outputs}
+                     'is_output': info.name in outputs,
+                     'dead_inputs': np.zeros(kernel.shape[-2], bool)}
             self.layers_.append(entry)
         if not self.layers_:
             raise invalid('target', target, 'a target that can prune at least one layer of the model')
+        index = {e['info'].name: i for i, e in enumerate(self.layers_)}
+        self._link_objects = {}
+        if self.fold_dead_units:
+            for link in find_links(model, index):
+                self._link_objects[(index[link.producer.name], index[link.consumer.name])] = link
+        self._links = list(self._link_objects)
         usage = self._usage_matrix()
         self.initial_usage = usage.sum(axis=0)
         self._last_capacity = self.initial_usage[: len(self.resources_)].copy()
@@ -384,24 +396,39 @@ class HardwarePruning(keras.callbacks.Callback):
         fractions = self.fractions(step)
         capacity = fractions * self.initial_usage[: len(self.resources_)]
         grads = self._gradients() if self.importance == 'taylor' else [None] * len(self.layers_)
-        states = []
-        for entry, grad in zip(self.layers_, grads):
+        kernels = []
+        for entry in self.layers_:
             kernel = entry['kernel'].numpy()
             if not np.all(np.isfinite(kernel)):
                 raise invalid('model', entry['info'].name, f'finite weights at pruning step {step} (layer '
                               f'{entry["info"].name!r} has NaN or inf weights; lower the learning rate)')
-            scores = group_importance(kernel, entry['model'].layout, self.importance, grad)
-            scores = normalize(scores, self.normalization) * entry['keep']
-            model = entry['model']
-            if self._weighted is not None:
-                model = _WeightedModel(model, np.array(list(self._weighted.values())))
-            states.append(LayerState(model=model, kernel=kernel, keep=entry['keep'].copy(), importance=scores,
-                                     gradient=grad, required=self._required(entry, scores)))
-        keeps = self.target_.select(states, capacity, method=self.method, regrowth=self.regrowth)
-        for entry, keep in zip(self.layers_, keeps):
-            keep = np.asarray(keep, bool)
-            entry['keep'] = keep
-            entry['mask'].set(entry['model'].layout.expand(keep.astype(np.float32), fill=1.0))
+            kernels.append(kernel)
+        # Select, find the units left without weights, discount the consumer weights that would only
+        # read their constant, and select again with the budget those weights held (a few rounds).
+        def dead_after(masks):
+            # inputs reading a unit with no weights left (a constant), and units no consumer reads
+            dead = [e['dead_inputs'].copy() for e in self.layers_]
+            unread = [np.zeros(e['kernel'].shape[-1], bool) for e in self.layers_]
+            for p, c in self._links:
+                dead[c] |= dead_units(masks[p])
+                unread[p] |= unread_units(masks[c])
+            return dead, unread
+
+        dead_in = [e['dead_inputs'].copy() for e in self.layers_]
+        unread = [np.zeros(e['kernel'].shape[-1], bool) for e in self.layers_]
+        for _ in range(4):
+            keeps = self._select(kernels, grads, dead_in, unread, capacity)
+            masks = [e['model'].layout.expand(k.astype(np.float32), fill=1.0) * output_mask(e['kernel'].shape, u)
+                     for e, k, u in zip(self.layers_, keeps, unread)]
+            new_dead, new_unread = dead_after(masks)
+            if all(np.array_equal(a, b) for a, b in zip(new_dead + new_unread, dead_in + unread)):
+                break
+            dead_in, unread = new_dead, new_unread
+        dead_in, _ = dead_after(masks)  # only units really dead in the final selection are folded
+        folded = self._fold_dead_units(dead_in)  # before the masks zero the weights it reads
+        for entry, keep, dead, mask in zip(self.layers_, keeps, folded, masks):
+            entry['keep'] = np.asarray(keep, bool)
+            entry['mask'].set(mask * input_mask(entry['kernel'].shape, dead))
         self.pruning_steps += 1
         self._last_capacity = capacity
         usage = self._usage_matrix().sum(axis=0)
@@ -415,20 +442,74 @@ class HardwarePruning(keras.callbacks.Callback):
             logger.info('hwprune step %d: budget %s -> use %s, sparsity %.3f', step,
                         np.round(fractions, 4).tolist(), self._usage_text(usage), record['sparsity'])
 
-    def _required(self, entry, scores) -> np.ndarray | None:
-        """For a layer that produces a model output: its best group per output neuron, so that no
-        output neuron (a class, a regression target) is pruned away entirely."""
-        if not (self.protect_outputs and entry['is_output']):
-            return None
-        ids = entry['model'].layout.ids
-        ids = ids.reshape(-1, ids.shape[-1])  # (fan-in, neurons)
-        required = np.zeros(entry['model'].layout.n_groups, bool)
-        for neuron in range(ids.shape[1]):
-            groups = np.unique(ids[:, neuron])
-            groups = groups[(groups >= 0) & (scores[groups] > 0)]
-            if groups.size:
-                required[groups[np.argmax(scores[groups])]] = True
+    def _select(self, kernels, grads, dead_in, unread, capacity):
+        scores, lives = [], []
+        for entry, kernel, grad, dead, gone in zip(self.layers_, kernels, grads, dead_in, unread):
+            # weights reading a constant, or computing a unit nobody reads, are worth nothing
+            live = kernel * input_mask(kernel.shape, dead) * output_mask(kernel.shape, gone)
+            value = group_importance(live, entry['model'].layout, self.importance, grad)
+            scores.append(normalize(value, self.normalization) * entry['keep'])
+            lives.append(live)
+        required = self._required_paths(lives, scores)
+        states = []
+        for entry, live, score, grad, req in zip(self.layers_, lives, scores, grads, required):
+            model = entry['model']
+            if self._weighted is not None:
+                model = _WeightedModel(model, np.array(list(self._weighted.values())))
+            states.append(LayerState(model=model, kernel=live, keep=entry['keep'].copy(), importance=score,
+                                     gradient=grad, required=req))
+        return self.target_.select(states, capacity, method=self.method, regrowth=self.regrowth)
+
+    def _required_paths(self, kernels, scores):
+        """With ``protect_outputs``: for every output neuron its best live group, and back along the
+        links, for every unit those groups read, the best live group of that unit, so that each
+        output keeps a path to the input."""
+        required = [None] * len(self.layers_)
+        if not self.protect_outputs:
+            return required
+        producer_of = {c: p for p, c in self._links}
+        pending = [(i, np.arange(e['kernel'].shape[-1])) for i, e in enumerate(self.layers_) if e['is_output']]
+        while pending:
+            i, units = pending.pop()
+            entry = self.layers_[i]
+            ids = entry['model'].layout.ids.reshape(-1, entry['kernel'].shape[-1])
+            live = kernels[i].reshape(-1, kernels[i].shape[-1]) != 0
+            if required[i] is None:
+                required[i] = np.zeros(entry['model'].layout.n_groups, bool)
+            inputs = set()
+            for unit in units:
+                rows = np.flatnonzero(live[:, unit])
+                groups = ids[rows, unit]
+                ok = groups >= 0
+                rows, groups = rows[ok], groups[ok]
+                if not groups.size or scores[i][groups].max() <= 0:
+                    continue
+                best = np.argmax(scores[i][groups])
+                required[i][groups[best]] = True
+                fan_in = entry['kernel'].shape[-2]
+                inputs.add(int(rows[best] % fan_in))  # rows enumerate (taps..., channel)
+            if i in producer_of and inputs:
+                pending.append((producer_of[i], np.array(sorted(inputs))))
         return required
+
+    def _fold_dead_units(self, dead_in):
+        """Fold the constants of newly dead units into their consumers' biases, once per unit.
+
+        Returns the dead inputs per layer that are folded (the others keep their weights)."""
+        for p, c in self._links:
+            consumer = self.layers_[c]
+            new = dead_in[c] & ~consumer['dead_inputs']
+            if not new.any():
+                continue
+            link = self._link_objects[(p, c)]
+            constants = unit_constants(link, new)
+            if constants is None or not fold(link, new, constants):
+                # not exact: give those weights back to the consumer (strip removes the units later)
+                logger.debug('hwprune: cannot fold dead units of %r into %r exactly; keeping their weights.',
+                             self.layers_[p]['info'].name, consumer['info'].name)
+                continue
+            consumer['dead_inputs'] |= new
+        return [e['dead_inputs'].copy() for e in self.layers_]
 
     def sparsity(self) -> float:
         """Fraction of zero weights over the pruned layers' kernels."""
@@ -502,12 +583,14 @@ class HardwarePruning(keras.callbacks.Callback):
         return {'cost': cost, 'metric': metric, 'fractions': fractions,
                 'weights': [w.copy() for w in self.model.get_weights()],
                 'keeps': [e['keep'].copy() for e in self.layers_],
+                'dead_inputs': [e['dead_inputs'].copy() for e in self.layers_],
                 'masks': [e['mask'].numpy().copy() for e in self.layers_]}
 
     def _restore(self, snap: dict):
         self.model.set_weights(snap['weights'])
-        for entry, keep, mask in zip(self.layers_, snap['keeps'], snap['masks']):
+        for entry, keep, mask, dead in zip(self.layers_, snap['keeps'], snap['masks'], snap['dead_inputs']):
             entry['keep'] = keep.copy()
+            entry['dead_inputs'] = dead.copy()
             entry['mask'].set(mask)
 
     # ------------------------------------------------------------------ resume
@@ -516,6 +599,7 @@ class HardwarePruning(keras.callbacks.Callback):
         return {'layers': [e['info'].name for e in self.layers_],
                 'masks': [e['mask'].numpy() for e in self.layers_],
                 'keeps': [e['keep'] for e in self.layers_],
+                'dead_inputs': [e['dead_inputs'] for e in self.layers_],
                 'initial_usage': self.initial_usage, 'pruning_steps': self.pruning_steps,
                 'baseline': self._baseline, 'frozen': self._frozen, 'history': self.history,
                 'last_capacity': self._last_capacity}
@@ -525,8 +609,10 @@ class HardwarePruning(keras.callbacks.Callback):
         names = [e['info'].name for e in self.layers_]
         if list(state['layers']) != names:
             raise invalid('state', list(state['layers']), f'the state of a callback over layers {names}')
-        for entry, mask, keep in zip(self.layers_, state['masks'], state['keeps']):
+        dead = state.get('dead_inputs') or [np.zeros(e['kernel'].shape[-2], bool) for e in self.layers_]
+        for entry, mask, keep, d in zip(self.layers_, state['masks'], state['keeps'], dead):
             entry['keep'] = np.asarray(keep, bool)
+            entry['dead_inputs'] = np.asarray(d, bool)
             entry['mask'].set(mask)
         self.initial_usage = np.asarray(state['initial_usage'], np.float64)
         self.pruning_steps = int(state['pruning_steps'])
@@ -540,6 +626,7 @@ class HardwarePruning(keras.callbacks.Callback):
         state = self.get_state()
         arrays = {f'mask_{i}': m for i, m in enumerate(state['masks'])}
         arrays.update({f'keep_{i}': k for i, k in enumerate(state['keeps'])})
+        arrays.update({f'dead_{i}': d for i, d in enumerate(state['dead_inputs'])})
         meta = {'layers': state['layers'], 'initial_usage': np.asarray(state['initial_usage']).tolist(),
                 'pruning_steps': state['pruning_steps'], 'baseline': state['baseline'],
                 'frozen': None if state['frozen'] is None else np.asarray(state['frozen']).tolist(),
@@ -559,6 +646,7 @@ class HardwarePruning(keras.callbacks.Callback):
             n = len(meta['layers'])
             meta['masks'] = [data[f'mask_{i}'] for i in range(n)]
             meta['keeps'] = [data[f'keep_{i}'] for i in range(n)]
+            meta['dead_inputs'] = [data[f'dead_{i}'] for i in range(n)] if 'dead_0' in data else None
         return meta
 
     def _maybe_resume(self) -> bool:
