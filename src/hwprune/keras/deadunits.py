@@ -26,7 +26,7 @@ from .registry import spec_for
 logger = logging.getLogger(__name__)
 keras = tf.keras
 
-_ELEMENTWISE = ('Activation', 'QActivation', 'ReLU', 'LeakyReLU', 'ELU', 'PReLU', 'Softmax', 'Dropout',
+_ELEMENTWISE = ('Activation', 'QActivation', 'ReLU', 'LeakyReLU', 'ELU', 'Dropout',
                 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianDropout', 'AlphaDropout', 'GaussianNoise')
 _POOLING = ('MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'MaxPool1D', 'MaxPool2D',
             'AvgPool1D', 'AvgPool2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'GlobalAveragePooling1D',
