@@ -435,3 +435,17 @@ def test_dead_units_are_folded_exactly_and_free_their_consumers_weights():
     stripped = hwprune.strip(model)
     assert hwprune.estimate(stripped, target(rf=2, strategy='resource_unrolled')).total['DSP'] == \
         pytest.approx(cb.usage()['DSP'])
+
+
+def test_links_only_through_per_channel_layers():
+    from hwprune.keras.deadunits import find_links
+    inputs = keras.Input((8,))
+    a = keras.layers.Dense(6, activation='relu', name='a')(inputs)
+    b = keras.layers.Dense(6, name='b')(a)
+    b = keras.layers.Activation('softmax')(b)
+    c = keras.layers.Dense(6, activation='softmax', name='c')(b)
+    d = keras.layers.Dropout(0.1)(c)
+    e = keras.layers.Dense(3, name='e')(d)
+    model = keras.Model(inputs, e)
+    links = {(l.producer.name, l.consumer.name) for l in find_links(model, ['a', 'b', 'c', 'e'])}
+    assert links == {('a', 'b')}  # softmax mixes channels: no constant per dead unit

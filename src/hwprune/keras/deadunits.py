@@ -42,6 +42,28 @@ class Link:
     consumer: object
 
 
+_CROSS_CHANNEL = ('softmax', 'log_softmax')
+
+
+def _elementwise_activation(activation) -> bool:
+    name = getattr(activation, '__name__', None) or str(activation)
+    return not any(word in name.lower() for word in _CROSS_CHANNEL)
+
+
+def _passes_through(layer) -> bool:
+    """Whether each channel of ``layer``'s output depends on the same channel of its input only."""
+    name = type(layer).__name__
+    if name in _POOLING:
+        return True
+    if name not in _ELEMENTWISE:
+        return False
+    if name == 'Activation':
+        return _elementwise_activation(layer.activation)
+    if name == 'QActivation':
+        return _elementwise_activation(getattr(layer, 'quantizer', ''))
+    return True
+
+
 def _single_inbound(layer):
     nodes = getattr(layer, '_inbound_nodes', [])
     if len(nodes) != 1:
@@ -65,11 +87,12 @@ def find_links(model, names) -> list[Link]:
             continue
         between = []
         parent = _single_inbound(layer)
-        while parent is not None and type(parent).__name__ in _ELEMENTWISE + _POOLING \
-                and len(_consumers(parent)) == 1:
+        while parent is not None and _passes_through(parent) and len(_consumers(parent)) == 1:
             between.append(parent)
             parent = _single_inbound(parent)
         if parent is None or parent.name not in names or spec_for(parent) is None or len(_consumers(parent)) != 1:
+            continue
+        if not _elementwise_activation(getattr(parent, 'activation', None)):
             continue
         if any(not isinstance(getattr(l, 'padding', 'valid'), str) for l in between):
             continue
