@@ -116,3 +116,14 @@ def test_target_config_round_trip_and_bad_input():
         FPGALayerSettings(io_type='axi')
     with pytest.raises(ValueError, match='`resources`'):
         t.check_resources(['LUT'])
+
+
+def test_config_that_does_not_mention_a_layer_is_reported(caplog):
+    import hls4ml
+    model = jet_model()
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_reuse_factor=2, backend='Vitis')
+    del cfg['LayerName']['fc2']
+    with caplog.at_level(logging.WARNING):
+        report = hwprune.estimate(model, cfg)
+    assert "'fc2'" in caplog.text and 'for this model' in caplog.text
+    assert report.layers['fc2']['DSP'] == 64 * 32 / 2  # model defaults, as hls4ml would use
