@@ -203,6 +203,7 @@ class HardwarePruning(keras.callbacks.Callback):
         self._writer = None
         self._weighted: dict[str, float] | None = None
         self._last_capacity = None
+        self._step = None
 
     @property
     def regularization_strength(self) -> float:
@@ -308,10 +309,17 @@ class HardwarePruning(keras.callbacks.Callback):
             self.prune(epoch)
 
     def on_train_batch_begin(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        if self._should_prune(step) and step != getattr(self, '_last_pruned_step', None):
-            self._last_pruned_step = step
-            self.prune(step)
+        # The optimizer step is counted in Python: reading optimizer.iterations would sync the
+        # device every batch. One hook call covers steps_per_execution steps.
+        if self._step is None:
+            self._step = int(self.model.optimizer.iterations.numpy())
+            spe = getattr(self.model, '_steps_per_execution', None)
+            self._steps_per_call = int(spe.numpy()) if spe is not None else 1
+        first, self._step = self._step, self._step + self._steps_per_call
+        for step in range(first, self._step):
+            if self._should_prune(step):
+                self.prune(step)
+                break
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
