@@ -41,7 +41,7 @@ def test_estimate_of_unpruned_jet_topology_is_weights_over_rf(rf, strategy):
 
 
 def test_bram_estimate_follows_rom_model():
-    t = FPGATarget(default=FPGALayerSettings(reuse_factor=4, strategy='resource', weight_bits=16))
+    t = FPGATarget(default=FPGALayerSettings(reuse_factor=4, strategy='resource_unrolled', weight_bits=16))
     info = LayerInfo('fc', 'dense', (64, 32))
     m = t.layer_model(info, ('DSP', 'BRAM'))
     kernel = np.ones((64, 32))
@@ -52,9 +52,12 @@ def test_bram_estimate_follows_rom_model():
     pruned[m.layout.ids == 0] = 0
     assert m.usage_dict(pruned)['BRAM'] == m.usage_dict(kernel)['BRAM'] - 4  # 9 slots x 16 bits = 4 columns
     # the deep ROM of RF > BRAM_DEPTH needs stacked BRAMs
-    deep = FPGATarget(default=FPGALayerSettings(reuse_factor=2048, strategy='resource'))
+    deep = FPGATarget(default=FPGALayerSettings(reuse_factor=2048, strategy='resource', pinned=True))
     md = deep.layer_model(info, ('BRAM',))
     assert md.usage_dict(kernel)['BRAM'] == np.ceil(64 * 32 * 16 / (2048 * 36)) * 2
+    # Latency keeps the weights in fabric: no BRAM
+    latency = FPGATarget(default=FPGALayerSettings(reuse_factor=4, strategy='latency'))
+    assert latency.layer_model(info, ('DSP', 'BRAM')).usage_dict(kernel)['BRAM'] == 0
 
 
 def test_narrow_weights_use_no_dsp():
@@ -69,6 +72,13 @@ def test_resource_strategy_ignores_zeros_when_not_converted(caplog):
         m = t.layer_model(LayerInfo('fc', 'dense', (8, 8)), ('DSP',))
     assert 'saves no DSP' in caplog.text
     assert m.usage_dict(np.zeros((8, 8)))['DSP'] == 32
+
+
+def test_unrolled_at_rf_1_becomes_latency_at_requested_rf():
+    # (3, 1): the only valid RFs are 1 and 3, and resource_unrolled excludes the largest
+    t = FPGATarget(default=FPGALayerSettings(reuse_factor=3, strategy='resource_unrolled'))
+    resolved = t.resolve(LayerInfo('fc', 'dense', (3, 1)))
+    assert (resolved.strategy, resolved.reuse_factor) == ('latency', 3)
 
 
 def test_strategy_choice():

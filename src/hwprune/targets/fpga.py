@@ -8,10 +8,10 @@ Cost model (DESIGN section 3, checked against hls4ml 1.3):
   ``io_parallel`` the padding-aware count of :mod:`hwprune.multipliers`.
   ``resource_unrolled``: the DSP groups (RF consecutive transposed weights) holding a nonzero.
   ``resource``: ``ceil(N / RF)`` whatever the zeros (the ROM-based kernel ignores them).
-* **BRAM** (RF > 1): the weight ROM is RF words of ``BF*W`` bits; a 36-bit column is freed
-  when every DSP slot in it is pruned; ``ceil(RF / BRAM_DEPTH)`` BRAMs per column. This is
-  hwprune's estimate of the ROM, not a synthesis result; hls4ml keeps weights in BRAM only under
-  ``resource``, and the saving becomes real there when pruned neurons are stripped.
+* **BRAM** (``resource``/``resource_unrolled`` with RF > 1; Latency keeps weights in fabric): the
+  weight ROM is RF words of ``BF*W`` bits; a 36-bit column is freed when every DSP slot in it is
+  pruned; ``ceil(RF / BRAM_DEPTH)`` BRAMs per column. An estimate of the ROM, not a synthesis
+  result.
 * **params**: nonzero weights. **FLOPs**: ``2 x nonzero weights x output positions``.
 
 The pruning groups are the DSP groups, or the BRAM groups (adjacent DSP slots owning whole
@@ -174,6 +174,10 @@ class FPGATarget(Target):
             rf = closest_reuse_factor(n_in, n_out, rf)
         elif strategy == 'resource_unrolled':
             rf = closest_reuse_factor(n_in, n_out, rf, include_max_rf=False)
+            if rf == 1 and self.as_converted:
+                # hls4ml would build resource_unrolled at RF 1, which does not compile; the
+                # converter's strategy pass uses Latency at the requested RF instead
+                strategy, rf = 'latency', s.reuse_factor
         self._note(info, s, strategy, rf)
         return ResolvedSettings(rf, strategy, s.weight_bits, s.io_type, s.reuse_factor, s.strategy)
 
@@ -219,9 +223,12 @@ class FPGALayerModel(LayerModel):
         self.dsp = dsp_layout(info.kind, info.kernel_shape, rf)
         self.bram = bram_layout(info.kind, info.kernel_shape, rf, bits)
         self.uses_dsp = bits >= hardware.DSP_MIN_WEIGHT_BITS
-        self.bram_depth_factor = math.ceil(rf / hardware.BRAM_DEPTH) if rf > 1 else 0
+        # hls4ml keeps weights in a BRAM ROM only under the Resource strategies with RF > 1; Latency
+        # partitions them into registers/LUTs
+        self.stores_rom = settings.strategy in ('resource', 'resource_unrolled') and rf > 1
+        self.bram_depth_factor = math.ceil(rf / hardware.BRAM_DEPTH) if self.stores_rom else 0
         self.bram_columns = bram_group_columns(self.dsp.n_groups, bits) * self.bram_depth_factor
-        if 'BRAM' in resources:
+        if 'BRAM' in resources and self.stores_rom:
             layout = self.bram  # groups owning whole BRAM columns, so that BRAM costs add up
         elif settings.strategy == 'latency':
             layout = unstructured_layout(info.kind, info.kernel_shape)  # any RF zeros free one multiplier
