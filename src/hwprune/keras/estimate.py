@@ -12,7 +12,8 @@ from .registry import kernel_variable
 from .targets import resolve_target
 
 
-def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> Report:
+def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: Sequence[str] | None = None,
+             as_converted: bool = True) -> Report:
     """Per-layer and total resources of ``model``'s current weights. Never modifies the model.
 
     Args:
@@ -22,6 +23,9 @@ def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: 
             and the strategy :func:`hwprune.convert` will emit.
         resources: which resources to report (default: all the target knows).
         layers: restrict to these layer names.
+        as_converted: for an hls4ml config, cost each layer under the strategy
+            :func:`hwprune.convert` emits (default) or, if false, under the config's own strategy as
+            plain hls4ml builds it (e.g. Resource: zeros save no DSP, weights in BRAM).
 
     Returns:
         a :class:`~hwprune.report.Report`: ``report.total['DSP']``, ``report.layers['fc1']['BRAM']``,
@@ -32,7 +36,7 @@ def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: 
         >>> report.total['DSP']
         1064.0
     """
-    target = resolve_target(hls_config, model)
+    target = resolve_target(hls_config, model, as_converted=as_converted)
     resources = target.check_resources(resources if resources is not None else target.resources)
     values, details = {}, {}
     for layer, info in prunable_layers(model, layers, warn=False):

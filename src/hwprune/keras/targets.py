@@ -13,7 +13,7 @@ from ..targets.base import Target
 logger = logging.getLogger(__name__)
 
 
-def resolve_target(target, model=None) -> Target:
+def resolve_target(target, model=None, as_converted: bool = True) -> Target:
     """A :class:`Target` from a Target, an hls4ml config dict, or a path to an hls4ml YAML config."""
     if isinstance(target, Target):
         return target
@@ -21,7 +21,7 @@ def resolve_target(target, model=None) -> Target:
         from ..hls.config import load_hls_config, target_from_hls_config
         if model is not None:
             _warn_unmentioned(load_hls_config(target), model)
-        return target_from_hls_config(target, model=model)
+        return target_from_hls_config(target, model=model, as_converted=as_converted)
     raise invalid('target', target, 'an hls4ml config dict, a path to one, or a hwprune Target', TypeError)
 
 
