@@ -137,3 +137,15 @@ def test_config_that_does_not_mention_a_layer_is_reported(caplog):
         report = hwprune.estimate(model, cfg)
     assert "'fc2'" in caplog.text and 'for this model' in caplog.text
     assert report.layers['fc2']['DSP'] == 64 * 32 / 2  # model defaults, as hls4ml would use
+
+
+def test_latency_conv_group_costs_add_up_to_the_multiplier_limit():
+    rng = np.random.default_rng(0)
+    info = LayerInfo('c', 'conv2d', (3, 3, 2, 4), input_shape=(6, 6, 2), output_shape=(6, 6, 4), padding='same')
+    t = FPGATarget(default=FPGALayerSettings(reuse_factor=4, strategy='latency'))
+    m = t.layer_model(info, ('DSP',))
+    for density in (1.0, 0.5, 0.1):
+        kernel = rng.normal(size=info.kernel_shape) * (rng.random(info.kernel_shape) < density)
+        additive = m.fixed[0] + m.alive(kernel).astype(float) @ m.group_costs[:, 0]
+        exact = m.usage_dict(kernel)['DSP']
+        assert exact <= additive + 1e-9 and additive - exact < 1  # only the final rounding differs

@@ -367,20 +367,54 @@ def multiplier_limit(info, kernel, reuse_factor: int, strategy: str, io_type: st
         # Geometry unknown: assume every tap of every slot live (exact unless a tap never touches
         # the input); the body holds PF pixel slots.
         return -(-int(np.count_nonzero(kernel)) * pf // rf)
-    spatial = tuple(info.input_shape[:-1])
-    if len(spatial) != kernel.ndim - 2:
-        raise invalid('info.input_shape', info.input_shape, f'a channels-last input shape for a {info.kind} kernel')
-    before, after = _pads(info)
-    strides = _axes(info.strides, len(spatial), 'strides')
-    outs = [conv_output_size(i, k, s, b, a) for i, k, s, b, a in zip(spatial, shape[:-2], strides, before, after)]
-    positions = int(np.prod(outs))
-    pf = closest_parallelization_factor(positions, pf)
-    body = conv_body_multiplications(kernel, spatial, strides, before, after, n_partitions=positions // pf)
+    spatial, strides, before, after, n_partitions = _conv_geometry(info, pf)
+    body = conv_body_multiplications(kernel, spatial, strides, before, after, n_partitions=n_partitions)
     return -(-body // rf)
 
 
+def _conv_geometry(info, parallelization_factor: int):
+    spatial = tuple(info.input_shape[:-1])
+    if len(spatial) != len(info.kernel_shape) - 2:
+        raise invalid('info.input_shape', info.input_shape, f'a channels-last input shape for a {info.kind} kernel')
+    before, after = _pads(info)
+    strides = _axes(info.strides, len(spatial), 'strides')
+    outs = [conv_output_size(i, k, s, b, a)
+            for i, k, s, b, a in zip(spatial, info.kernel_shape[:-2], strides, before, after)]
+    positions = int(np.prod(outs))
+    pf = closest_parallelization_factor(positions, parallelization_factor)
+    return spatial, strides, before, after, positions // pf
+
+
+def products_per_weight(info, strategy: str = 'latency', io_type: str = 'io_parallel',
+                        parallelization_factor: int = 1) -> np.ndarray:
+    """Products each weight contributes to a Latency layer's multiplier count (kernel-shaped).
+
+    The Latency multiplier limit is ``ceil(sum of these over nonzero weights / RF)``: 1 per weight
+    for Dense and io_stream convolutions; for an io_parallel convolution, the pixel slots of the
+    pipelined body in which the weight's tap is live. A knapsack that charges each weight this
+    count / RF is exact up to the final rounding.
+
+    Example:
+        >>> from hwprune.targets.base import LayerInfo
+        >>> info = LayerInfo('c', 'conv1d', (3, 1, 1), input_shape=(4, 1), output_shape=(4, 1), padding='same')
+        >>> products_per_weight(info, parallelization_factor=4)[:, 0, 0]
+        array([3., 4., 3.])
+    """
+    strategy = check_strategy(strategy)
+    io_type = check_choice('io_type', io_type, IO_TYPES)
+    pf = check_int('parallelization_factor', parallelization_factor, 1)
+    shape = tuple(info.kernel_shape)
+    if info.kind == 'dense' or io_type == 'io_stream':
+        return np.ones(shape)
+    if info.input_shape is None:
+        return np.full(shape, float(pf))
+    spatial, strides, before, after, n_partitions = _conv_geometry(info, pf)
+    live = conv_live_taps(spatial, shape[:-2], strides, before, after, n_partitions)
+    return np.broadcast_to(np.asarray(live, float).reshape(shape[:-2] + (1, 1)), shape).copy()
+
+
 __all__ = [
-    'IO_TYPES', 'check_strategy', 'closest_parallelization_factor', 'conv_body_multiplications', 'conv_live_taps',
+    'IO_TYPES', 'check_strategy', 'closest_parallelization_factor', 'products_per_weight', 'conv_body_multiplications', 'conv_live_taps',
     'conv_output_size', 'conv_tap_counts', 'conv_tap_mask', 'dense_latency_multipliers', 'multiplier_limit',
     'resource_multipliers', 'same_padding', 'unrolled_multipliers', 'valid_parallelization_factors',
 ]

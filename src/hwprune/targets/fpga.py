@@ -240,8 +240,9 @@ class FPGALayerModel(LayerModel):
             dsp_per_group = np.bincount(np.arange(self.dsp.n_groups) // k, minlength=layout.n_groups).astype(float)
         elif layout is self.dsp:
             dsp_per_group = np.ones(layout.n_groups)
-        else:
-            dsp_per_group = np.full(layout.n_groups, 1.0 / rf)
+        else:  # unstructured Latency: each weight's products in the pipelined body, over RF cycles
+            from ..multipliers import products_per_weight
+            dsp_per_group = products_per_weight(info, 'latency', settings.io_type).ravel() / rf
         columns = {
             'DSP': dsp_per_group * (self.uses_dsp and settings.strategy != 'resource'),
             'BRAM': (self.bram_columns if layout is self.bram else np.zeros(layout.n_groups)),
