@@ -70,8 +70,8 @@ def main(argv=None) -> int:
         return _run(args, load_job(args.job))
     job = {'output_dir': args.output_dir, 'compile': not args.no_compile}
     if args.quick:
-        job.update({'data': {'n_samples': 6000}, 'training': {'epochs': 5},
-                    'pruning': {'end': 3, 'epochs': 5}})
+        job.update({'data': {'n_samples': 10000}, 'training': {'epochs': 10},
+                    'pruning': {'end': 4, 'epochs': 8}})
     return _run(args, job)
 
 
