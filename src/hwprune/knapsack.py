@@ -587,7 +587,7 @@ def _exact(v, c, cap, relax, backend, deadline):
         else:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
-                logger.warning('knapsack: time limit reached before the MILP proved optimality')
+                logger.info('knapsack: time limit reached before the MILP proved optimality')
                 return best, 'exact' if from_milp else 'greedy', False
             x, status = solve(v[cand], c[cand], resid, remaining if final else min(0.05 + 0.2 * remaining, 1.0))
         if x is not None:
@@ -602,7 +602,7 @@ def _exact(v, c, cap, relax, backend, deadline):
         if status in ('optimal', 'infeasible'):
             solved = k
         elif final:
-            logger.warning('knapsack: %s MILP stopped at the time limit without proving optimality', backend)
+            logger.info('knapsack: %s MILP stopped at the time limit without proving optimality', backend)
             return best, 'exact' if from_milp else 'greedy', False
 
 

@@ -674,10 +674,16 @@ def _remove_callable_loss(layer, loss) -> None:
 
 
 class _WeightedModel:
-    """A layer model whose cost columns are folded into one weighted resource."""
+    """A layer model whose cost columns are folded into one weighted resource.
+
+    ``base`` is the target's own model and ``weights`` the weight of each of its resources, for
+    targets whose ``select`` needs them."""
 
     def __init__(self, model, weights: np.ndarray):
         self._model = model
+        self.base = model
+        self.weights = dict(zip(model.resources, np.asarray(weights, float).tolist()))
+        self.resources = ('weighted',)
         self.group_costs = model.group_costs @ weights[:, None]
         self.fixed = np.array([float(np.asarray(model.fixed) @ weights)])
         self.layout = model.layout
