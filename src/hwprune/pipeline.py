@@ -100,6 +100,13 @@ def _hls_config(model, hls):
     for layer in cfg.get('LayerName', {}).values():
         layer['Strategy'] = hls['strategy']
         layer['ReuseFactor'] = int(hls['reuse_factor'])
+        precision = layer.get('Precision')
+        # hls4ml 1.3 widens 'auto' result/accumulator types layer after layer; the wide logits then
+        # break its 'stable' softmax (every class 0.2 in the C simulation). Pin them to the default.
+        if isinstance(precision, dict):
+            for key in ('result', 'accum'):
+                if precision.get(key) == 'auto':
+                    precision[key] = hls['precision']
     return cfg
 
 
