@@ -15,31 +15,15 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 
 import hwprune  # noqa: E402
+from _digits import trained_digits_cnn  # noqa: E402
 from hwprune.targets import PIMArray  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format='%(message)s')
 keras = tf.keras
 
-digits = load_digits()
-x = (digits.images / 16.0).astype('float32')[..., None]
-x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.25, random_state=0)
-
-keras.utils.set_random_seed(0)
-model = keras.Sequential([
-    keras.layers.Input((8, 8, 1)),
-    keras.layers.Conv2D(16, 3, activation='relu', name='conv1'),
-    keras.layers.Conv2D(32, 3, activation='relu', name='conv2'),
-    keras.layers.MaxPooling2D(2),
-    keras.layers.Flatten(),
-    keras.layers.Dense(10, activation='softmax', name='out'),
-])
-model.compile(keras.optimizers.Adam(3e-3), 'sparse_categorical_crossentropy', metrics=['accuracy'])
-model.fit(x_train, y_train, epochs=10, batch_size=64, verbose=0)
-accuracy_before = model.evaluate(x_test, y_test, verbose=0)[1]
+model, x_train, x_test, y_train, y_test, accuracy_before = trained_digits_cnn()
 
 pim = PIMArray(rows=64, cols=64, weight_bits=1, cell_bits=1)
 before = hwprune.estimate(model, pim)
