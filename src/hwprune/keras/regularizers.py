@@ -29,16 +29,33 @@ class GroupLasso:
     def __init__(self, kernel: tf.Variable, layout: GroupLayout, strength: tf.Variable):
         self.kernel = kernel
         self.strength = strength
-        ids = layout.ids.ravel()
         self.n_groups = layout.n_groups
-        self.ids = tf.constant(np.where(ids >= 0, ids, layout.n_groups), dtype=tf.int32)
-        self.scale = tf.constant(np.sqrt(np.maximum(layout.sizes(), 1)), dtype=kernel.dtype)
+        sizes = layout.sizes()
+        self.scale = tf.constant(np.sqrt(np.maximum(sizes, 1)), dtype=kernel.dtype)
+        ids = layout.ids.ravel()
+        if layout.n_groups == ids.size and np.array_equal(ids, np.arange(ids.size)):
+            self.index = None  # one weight per group, in kernel order: no gather needed
+        else:
+            # (n_groups, largest group) indices into the flat kernel; padding points at an appended 0
+            width = int(sizes.max()) if sizes.size else 1
+            index = np.full((layout.n_groups, width), ids.size, dtype=np.int64)
+            members = np.flatnonzero(ids >= 0)
+            order = members[np.argsort(ids[members], kind='stable')]
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            slot = np.arange(order.size) - np.repeat(starts, sizes)
+            index[ids[order], slot] = order
+            self.index = tf.constant(index, dtype=tf.int32)
 
     def value(self, kernel=None):
         """The unscaled penalty ``sum_g sqrt(|g|) ||w_g||`` (a scalar tensor)."""
         kernel = self.kernel if kernel is None else kernel
-        squares = tf.math.unsorted_segment_sum(tf.reshape(tf.square(kernel), [-1]), self.ids, self.n_groups + 1)
-        norms = tf.sqrt(squares[: self.n_groups] + EPSILON) - np.sqrt(EPSILON)
+        flat = tf.reshape(kernel, [-1])
+        if self.index is None:
+            squares = tf.square(flat)
+        else:
+            padded = tf.concat([flat, tf.zeros([1], flat.dtype)], axis=0)
+            squares = tf.reduce_sum(tf.square(tf.gather(padded, self.index)), axis=1)
+        norms = tf.sqrt(squares + EPSILON) - np.sqrt(EPSILON)
         return tf.reduce_sum(self.scale * norms)
 
     def __call__(self):
