@@ -178,21 +178,11 @@ def test_measure_activation_sparsity():
 
 
 def test_callback_reaches_energy_budget():
-    tf = pytest.importorskip('tensorflow')
-    from sklearn.datasets import load_digits
-
+    pytest.importorskip('tensorflow')
     import hwprune
     from hwprune.keras.activations import measure_activation_sparsity
-    keras = tf.keras
-    digits = load_digits()
-    x = (digits.images / 16.0).astype('float32')[..., None][:600]
-    y = digits.target[:600]
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.layers.Input((8, 8, 1)),
-                              keras.layers.Conv2D(8, 3, activation='relu', name='conv1'),
-                              keras.layers.Conv2D(16, 3, activation='relu', name='conv2'),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation='softmax', name='out')])
-    model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])
+    from digits_fixtures import digits_model
+    model, x, y = digits_model()
     model.fit(x, y, epochs=1, batch_size=64, verbose=0)
     sparsity = measure_activation_sparsity(model, x[:200])
     assert 0.3 < sparsity['conv1'] < 0.7             # digits: about half the pixels are blank

@@ -303,20 +303,10 @@ def test_weighted_models_are_rejected():
 
 
 def test_callback_reaches_cycle_budget():
-    tf = pytest.importorskip('tensorflow')
-    from sklearn.datasets import load_digits
-
+    pytest.importorskip('tensorflow')
     import hwprune
-    keras = tf.keras
-    digits = load_digits()
-    x = (digits.images / 16.0).astype('float32')[..., None][:600]
-    y = digits.target[:600]
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.layers.Input((8, 8, 1)),
-                              keras.layers.Conv2D(8, 3, activation='relu', name='conv1'),
-                              keras.layers.Conv2D(16, 3, activation='relu', name='conv2'),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation='softmax', name='out')])
-    model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])
+    from digits_fixtures import digits_model
+    model, x, y = digits_model()
     pim = PIMArray(32, 32)
     before = hwprune.estimate(model, pim)
     cb = hwprune.HardwarePruning(pim, resources=['cycles'], budget=hwprune.PolynomialBudget(final=0.5, end=2),

@@ -129,15 +129,21 @@ def closest_reuse_factor(n_in: int, n_out: int, reuse_factor: int, include_max_r
     valid = valid_reuse_factors(n_in, n_out)
     if not include_max_rf and len(valid) > 1:
         valid = valid[:-1]
-    if rf in valid:
-        return rf
-    pos = int(np.searchsorted(valid, rf))
+    return closest_valid(valid, rf)
+
+
+def closest_valid(valid, value: int) -> int:
+    """hls4ml's ``get_closest_reuse_factor`` rule: ``value`` if valid, else the closest entry of the
+    ascending list ``valid`` (ties go to the smaller one)."""
+    if value in valid:
+        return value
+    pos = int(np.searchsorted(valid, value))
     if pos == 0:
         return valid[0]
     if pos == len(valid):
         return valid[-1]
     before, after = valid[pos - 1], valid[pos]
-    return after if after - rf < rf - before else before
+    return after if after - value < value - before else before
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +309,7 @@ def make_layout(name: str, kind: str, kernel_shape, reuse_factor: int = 1,
 
 __all__ = [
     'GroupLayout', 'KINDS', 'LAYOUTS', 'RESOURCE_TRANSPOSE', 'bram_group_columns', 'bram_layout',
-    'bram_slots_per_group', 'check_kernel_shape', 'check_kind', 'closest_reuse_factor', 'dsp_layout',
+    'bram_slots_per_group', 'check_kernel_shape', 'check_kind', 'closest_reuse_factor', 'closest_valid', 'dsp_layout',
     'input_layout', 'is_valid_reuse_factor', 'make_layout', 'mult_shape', 'neuron_layout',
     'resource_flat_index', 'unstructured_layout', 'valid_reuse_factors',
 ]

@@ -57,7 +57,7 @@ from typing import Sequence
 import numpy as np
 
 from ._validation import check_choice, check_int, invalid
-from .layouts import check_kernel_shape, dsp_layout, mult_shape
+from .layouts import check_kernel_shape, closest_valid, dsp_layout, mult_shape
 
 IO_TYPES = ('io_parallel', 'io_stream')
 _STRATEGIES = {'latency': 'latency', 'resource': 'resource', 'resource_unrolled': 'resource_unrolled',
@@ -158,16 +158,7 @@ def closest_parallelization_factor(out_positions: int, parallelization_factor: i
         2
     """
     pf = check_int('parallelization_factor', parallelization_factor, 1)
-    valid = valid_parallelization_factors(out_positions)
-    if pf in valid:
-        return pf
-    pos = int(np.searchsorted(valid, pf))
-    if pos == 0:
-        return valid[0]
-    if pos == len(valid):
-        return valid[-1]
-    before, after = valid[pos - 1], valid[pos]
-    return after if after - pf < pf - before else before
+    return closest_valid(valid_parallelization_factors(out_positions), pf)
 
 
 def _axes(values, n: int, argument: str) -> tuple[int, ...]:
