@@ -30,10 +30,12 @@ model.compile(keras.optimizers.Adam(1e-3), 'sparse_categorical_crossentropy', me
 model.fit(task.x_train, task.y_train, epochs=10, batch_size=256, verbose=0)
 
 cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_reuse_factor=4, backend='Vitis')
+cfg = hwprune.hls.pin_auto_precisions(cfg)  # hls4ml's widened 'auto' logits break its softmax in C simulation
 before = hwprune.estimate(model, cfg)
 pruning = hwprune.HardwarePruning(cfg, resources=['DSP', 'BRAM'],
                                   budget=hwprune.PolynomialBudget(final=0.4, begin=0, end=8),
-                                  monitor='val_accuracy', tolerance=0.02)
+                                  monitor='val_accuracy', tolerance=0.02,
+                                  validation_data=(task.x_val, task.y_val))  # for the guard's baseline
 model.fit(task.x_train, task.y_train, epochs=15, batch_size=256, validation_data=(task.x_val, task.y_val),
           callbacks=[pruning], verbose=0)
 after = hwprune.estimate(model, cfg)

@@ -17,4 +17,4 @@ def test_example_runs(script, tmp_path):
     result = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'PYTHONPATH': str(EXAMPLES)}, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert 'accuracy' in result.stdout.lower() or 'agree' in result.stdout.lower()
+    assert result.stdout.strip()  # every example prints its report

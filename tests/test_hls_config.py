@@ -267,3 +267,17 @@ def test_target_estimates(qmodel):
     for layer, info in prunable_layers(qmodel):
         usage = target.layer_model(info, ('DSP',)).usage_dict(np.asarray(layer.get_weights()[0]))
         assert usage['DSP'] >= 0
+
+
+def test_pin_auto_precisions_copies_and_validates():
+    import pytest as _pytest
+
+    from hwprune.hls.config import pin_auto_precisions
+    cfg = {'Model': {'Precision': 'ap_fixed<12,4>'},
+           'LayerName': {'fc': {'Precision': {'result': 'auto', 'accum': 'auto', 'weight': 'auto'}}}}
+    pinned = pin_auto_precisions(cfg)
+    assert pinned['LayerName']['fc']['Precision'] == {'result': 'ap_fixed<12,4>', 'accum': 'ap_fixed<12,4>',
+                                                      'weight': 'auto'}
+    assert cfg['LayerName']['fc']['Precision']['result'] == 'auto'  # the user's dict is untouched
+    with _pytest.raises(ValueError, match='`precision`'):
+        pin_auto_precisions({'LayerName': {}})

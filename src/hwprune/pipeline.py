@@ -11,7 +11,7 @@ Example job (YAML)::
     hls: {reuse_factor: 2, strategy: Resource, precision: 'ap_fixed<16,6>', backend: Vitis,
           io_type: io_parallel, config: null}        # config: path to your own hls4ml YAML
     pruning: {resources: [DSP, BRAM], final: {DSP: 0.3, BRAM: 0.6}, begin: 0, end: 20, epochs: 40,
-              regularization: 0.0001, monitor: null, tolerance: 0.01}
+              regularization: 0.001, monitor: null, tolerance: 0.01}
     output_dir: hwprune_demo
     compile: true                                     # build the C simulation (needs g++)
 """
@@ -38,7 +38,7 @@ DEFAULT_JOB: dict[str, Any] = {
     'hls': {'config': None, 'reuse_factor': 2, 'strategy': 'Resource', 'precision': 'ap_fixed<16,6>',
             'backend': 'Vitis', 'io_type': 'io_parallel', 'part': 'xcvu13p-flga2577-2-e'},
     'pruning': {'resources': ['DSP', 'BRAM'], 'final': {'DSP': 0.3, 'BRAM': 0.6}, 'begin': 0, 'end': 20, 'epochs': 40, 'power': 3,
-                'regularization': 1e-4, 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
+                'regularization': 1e-3, 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
     'output_dir': 'hwprune_demo',
     'compile': True,
 }
@@ -100,14 +100,9 @@ def _hls_config(model, hls):
     for layer in cfg.get('LayerName', {}).values():
         layer['Strategy'] = hls['strategy']
         layer['ReuseFactor'] = int(hls['reuse_factor'])
-        precision = layer.get('Precision')
-        # hls4ml 1.3 widens 'auto' result/accumulator types layer after layer; the wide logits then
-        # break its 'stable' softmax (every class 0.2 in the C simulation). Pin them to the default.
-        if isinstance(precision, dict):
-            for key in ('result', 'accum'):
-                if precision.get(key) == 'auto':
-                    precision[key] = hls['precision']
-    return cfg
+    # hls4ml's widened 'auto' logits break its stable softmax in C simulation
+    from .hls.config import pin_auto_precisions
+    return pin_auto_precisions(cfg, hls['precision'])
 
 
 def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 import logging
 
-from .config import HLSSettings, load_hls_config, parse_precision_bits, read_hls_config, target_from_hls_config
+from .config import (HLSSettings, load_hls_config, parse_precision_bits, pin_auto_precisions, read_hls_config,
+                     target_from_hls_config)
 
 logger = logging.getLogger(__name__)
 
@@ -40,5 +41,5 @@ def __getattr__(name):
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-__all__ = ['ConversionError', 'HLSSettings', 'PASSES_REGISTERED', 'convert', 'load_hls_config', 'parse_precision_bits',
+__all__ = ['ConversionError', 'HLSSettings', 'pin_auto_precisions', 'PASSES_REGISTERED', 'convert', 'load_hls_config', 'parse_precision_bits',
            'read_hls_config', 'target_from_hls_config']

@@ -469,6 +469,37 @@ def read_hls_config(hls_config, model=None, io_type: str | None = None) -> HLSSe
     return HLSSettings(layers, default)
 
 
+def pin_auto_precisions(hls_config, precision: str | None = None, keys=('result', 'accum')) -> dict:
+    """A copy of ``hls_config`` whose ``'auto'`` result/accumulator precisions are ``precision``.
+
+    hls4ml 1.3 infers ``'auto'`` result and accumulator types layer by layer, widening them; with
+    ``config_from_keras_model(granularity='name')`` the logits reaching a ``'stable'`` softmax get
+    so wide that its C simulation outputs the same value for every class. Pinning them to the
+    model's precision (the default) avoids that. The user's dict is not modified.
+
+    Example:
+        >>> cfg = {'Model': {'Precision': {'default': 'ap_fixed<16,6>'}},
+        ...        'LayerName': {'fc': {'Precision': {'result': 'auto', 'weight': 'auto'}}}}
+        >>> pin_auto_precisions(cfg)['LayerName']['fc']['Precision']
+        {'result': 'ap_fixed<16,6>', 'weight': 'auto'}
+    """
+    config = copy.deepcopy(load_hls_config(hls_config))
+    if precision is None:
+        model_precision = (config.get('Model') or {}).get('Precision')
+        precision = model_precision.get('default') if isinstance(model_precision, Mapping) else model_precision
+    if not isinstance(precision, str) or precision == 'auto':
+        raise invalid('precision', precision, "a fixed-point type such as 'ap_fixed<16,6>' (the config has no "
+                      'model default)')
+    parse_precision_bits(precision)
+    for layer in (config.get('LayerName') or {}).values():
+        layer_precision = layer.get('Precision') if isinstance(layer, Mapping) else None
+        if isinstance(layer_precision, dict):
+            for key in keys:
+                if layer_precision.get(key) == 'auto':
+                    layer_precision[key] = precision
+    return config
+
+
 def target_from_hls_config(hls_config, model=None, io_type: str | None = None, as_converted: bool = True,
                            strict: bool = False) -> FPGATarget:
     """An :class:`~hwprune.targets.fpga.FPGATarget` from an hls4ml config.
@@ -497,6 +528,6 @@ def target_from_hls_config(hls_config, model=None, io_type: str | None = None, a
     return target
 
 
-__all__ = ['HLSSettings', 'HLS_CLASS', 'HWPRUNE_KEY', 'HWPRUNE_OPTIONS', 'hls_class_name', 'hwprune_option',
+__all__ = ['HLSSettings', 'pin_auto_precisions', 'HLS_CLASS', 'HWPRUNE_KEY', 'HWPRUNE_OPTIONS', 'hls_class_name', 'hwprune_option',
            'layer_settings', 'load_hls_config', 'parse_precision_bits', 'quantizer_weight_bits', 'read_hls_config',
            'target_from_hls_config']
