@@ -200,3 +200,22 @@ def test_dead_units_quiet_after_keras_strip(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger='hwprune'):
         convert(model, F.hls_config(model), output_dir=str(tmp_path))
     assert 'all-zero weights' not in caplog.text
+
+
+def test_warns_when_auto_logits_feed_a_softmax(caplog):
+    import logging
+
+    import hls4ml
+    import tensorflow as tf
+
+    from hwprune.hls.config import pin_auto_precisions
+    from hwprune.hls.convert import _warn_auto_logits
+    model = tf.keras.Sequential([tf.keras.layers.Input((4,)), tf.keras.layers.Dense(3, activation='softmax', name='fc')])
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='Vitis')
+    with caplog.at_level(logging.WARNING):
+        _warn_auto_logits(model, cfg)
+    assert 'pin_auto_precisions' in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _warn_auto_logits(model, pin_auto_precisions(cfg))
+    assert caplog.text == ''

@@ -97,6 +97,19 @@ def _note_unprunable(model) -> None:
                         type(layer).__name__)
 
 
+def _warn_auto_logits(model, config) -> None:
+    """hls4ml widens 'auto' result types layer by layer; logits that wide break its stable softmax."""
+    uses_softmax = any('softmax' in str(getattr(layer, 'activation', '')).lower() or
+                       type(layer).__name__ == 'Softmax' for layer in model.layers)
+    autos = [name for name, entry in (config.get('LayerName') or {}).items()
+             if isinstance(entry, dict) and isinstance(entry.get('Precision'), dict)
+             and entry['Precision'].get('result') == 'auto' and 'softmax' not in str(name).lower()]
+    if uses_softmax and autos:
+        logger.warning("hls_config gives %d layers an 'auto' result precision and the model has a softmax: hls4ml 1.3 "
+                       'widens such types layer by layer and its stable softmax can then output the same value for '
+                       'every class. hwprune.hls.pin_auto_precisions(cfg) pins them to the model precision.', len(autos))
+
+
 def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, strict: bool = False,
             **hls4ml_kwargs: Any):
     """Convert a (pruned) Keras/QKeras model with hls4ml: stripped, zero-honouring, exact limits.
@@ -143,6 +156,7 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
 
     check_config_layers(model, config, strict=strict)
     read_hls_config(config, model=model, io_type=io_type)  # validates strategies, reuse factors, precisions
+    _warn_auto_logits(model, config)
     _note_unprunable(model)
 
     try:
