@@ -149,3 +149,19 @@ def test_latency_conv_group_costs_add_up_to_the_multiplier_limit():
         additive = m.fixed[0] + m.alive(kernel).astype(float) @ m.group_costs[:, 0]
         exact = m.usage_dict(kernel)['DSP']
         assert exact <= additive + 1e-9 and additive - exact < 1  # only the final rounding differs
+
+
+def test_parallelization_factor_is_read_and_costed():
+    from hwprune.hls.config import read_hls_config
+    settings = read_hls_config({'Model': {'ReuseFactor': 1, 'Strategy': 'Latency', 'Precision': 'ap_fixed<16,6>'},
+                                'LayerName': {'c': {'ParallelizationFactor': 36}}})
+    assert settings.layers['c'].parallelization_factor == 36
+    with pytest.raises(ValueError, match='ParallelizationFactor'):
+        read_hls_config({'Model': {'ParallelizationFactor': 0}})
+    info = LayerInfo('c', 'conv2d', (3, 3, 1, 2), input_shape=(6, 6, 1), output_shape=(6, 6, 2), padding='same')
+    kernel = np.ones(info.kernel_shape)
+    one = FPGATarget(default=FPGALayerSettings()).layer_model(info, ('DSP',)).usage_dict(kernel)['DSP']
+    every = FPGATarget(default=FPGALayerSettings(parallelization_factor=36)).layer_model(info, ('DSP',))
+    assert one == 18  # one pixel per iteration: every tap is live in some partition
+    # all 36 pixels in one iteration: the padded taps of border pixels fold away
+    assert every.usage_dict(kernel)['DSP'] == 2 * (36 * 9 - 4 * 6 * 3 + 4)

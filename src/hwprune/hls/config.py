@@ -35,7 +35,7 @@ Example:
     ...                              'hwprune': {'pin_strategy': True}}}}
     >>> settings = read_hls_config(cfg)
     >>> settings.layers['fc1']
-    FPGALayerSettings(reuse_factor=8, strategy='resource', weight_bits=8, io_type='io_parallel', pinned=True)
+    FPGALayerSettings(reuse_factor=8, strategy='resource', weight_bits=8, io_type='io_parallel', pinned=True, parallelization_factor=1)
     >>> settings.default.reuse_factor
     4
 """
@@ -397,13 +397,16 @@ def layer_settings(config: Mapping, name: str | None, hls_class: str | None = No
     pinned = levels.option('pin_strategy', False)
     if not isinstance(pinned, bool):
         raise invalid(f"{HWPRUNE_KEY}['pin_strategy'] of layer {label!r}", pinned, 'True or False')
+    pf, where = levels.get('ParallelizationFactor', 1)
+    if isinstance(pf, bool) or not isinstance(pf, numbers.Integral) or pf < 1:
+        raise invalid(f'{where or "ParallelizationFactor"} of layer {label!r}', pf, 'an integer >= 1')
     for key in ('TargetCycles', 'Compression'):
         value, where = levels.get(key)
         if value:
             logger.warning('Layer %r: %s=%r is not modelled by hwprune; costs assume ReuseFactor=%d and no '
                            'compression.', label, where, value, rf)
     return FPGALayerSettings(reuse_factor=rf, strategy=strategy, weight_bits=bits, io_type=io_type.lower(),
-                             pinned=pinned)
+                             pinned=pinned, parallelization_factor=int(pf))
 
 
 def _model_layers(model):

@@ -5,13 +5,14 @@ importance per group -> one global multi-resource knapsack over all layers -> ma
 steps a group-lasso penalty over the same groups pushes whole groups towards zero; masks stay
 enforced after every optimizer update through the kernels' constraints.
 
-Example:
-    >>> import hls4ml, hwprune                                          # doctest: +SKIP
-    >>> cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_reuse_factor=2)
-    >>> pruning = hwprune.HardwarePruning(cfg, resources=['DSP'],
-    ...                                   budget=hwprune.PolynomialBudget(final=0.3, end=10))
-    >>> model.fit(x, y, epochs=15, validation_data=(xv, yv), callbacks=[pruning])
-    >>> pruning.history[-1]['usage']                                    # {'DSP': ...}
+Example::
+
+    import hls4ml, hwprune
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_reuse_factor=2)
+    pruning = hwprune.HardwarePruning(cfg, resources=['DSP'],
+                                      budget=hwprune.PolynomialBudget(final=0.3, end=10))
+    model.fit(x, y, epochs=15, validation_data=(xv, yv), callbacks=[pruning])
+    pruning.history[-1]['usage']          # {'DSP': ...}
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ columns) when BRAM is constrained, so that every group's costs add up exactly.
 Example:
     >>> import numpy as np
     >>> from hwprune.targets.base import LayerInfo
-    >>> t = FPGATarget(default=FPGALayerSettings(reuse_factor=2, strategy='resource'))
+    >>> t = FPGATarget(default=FPGALayerSettings(reuse_factor=2, strategy='resource_unrolled'))
     >>> m = t.layer_model(LayerInfo('fc1', 'dense', (16, 64)), ('DSP', 'BRAM'))
     >>> m.usage_dict(np.ones((16, 64)))
     {'DSP': 512.0, 'BRAM': 228.0}
@@ -68,6 +68,8 @@ class FPGALayerSettings:
         weight_bits: total bit width of the weight type.
         io_type: ``'io_parallel'`` or ``'io_stream'``.
         pinned: if true, hwprune's converter must keep ``strategy`` as it is.
+        parallelization_factor: hls4ml's ``ParallelizationFactor`` of a convolution (output pixels
+            per pipeline iteration under io_parallel Latency; hls4ml's closest valid value is used).
     """
 
     reuse_factor: int = 1
@@ -75,12 +77,15 @@ class FPGALayerSettings:
     weight_bits: int = hardware.DEFAULT_WEIGHT_BITS
     io_type: str = 'io_parallel'
     pinned: bool = False
+    parallelization_factor: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, 'reuse_factor', check_int('reuse_factor', self.reuse_factor, 1))
         object.__setattr__(self, 'strategy', normalize_strategy(self.strategy))
         object.__setattr__(self, 'weight_bits', check_int('weight_bits', self.weight_bits, 1))
         object.__setattr__(self, 'io_type', check_choice('io_type', self.io_type, IO_TYPES))
+        object.__setattr__(self, 'parallelization_factor',
+                           check_int('parallelization_factor', self.parallelization_factor, 1))
 
 
 def choose_strategy(kind: str, settings: FPGALayerSettings, n_weights: int | None = None) -> str:
@@ -122,6 +127,7 @@ class ResolvedSettings:
     io_type: str
     requested_reuse_factor: int
     requested_strategy: str
+    parallelization_factor: int = 1
 
 
 class FPGATarget(Target):
@@ -179,7 +185,8 @@ class FPGATarget(Target):
                 # converter's strategy pass uses Latency at the requested RF instead
                 strategy, rf = 'latency', s.reuse_factor
         self._note(info, s, strategy, rf)
-        return ResolvedSettings(rf, strategy, s.weight_bits, s.io_type, s.reuse_factor, s.strategy)
+        return ResolvedSettings(rf, strategy, s.weight_bits, s.io_type, s.reuse_factor, s.strategy,
+                                s.parallelization_factor)
 
     def _note(self, info, s, strategy, rf):
         key = (info.name, strategy, rf)
@@ -242,7 +249,8 @@ class FPGALayerModel(LayerModel):
             dsp_per_group = np.ones(layout.n_groups)
         else:  # unstructured Latency: each weight's products in the pipelined body, over RF cycles
             from ..multipliers import products_per_weight
-            dsp_per_group = products_per_weight(info, 'latency', settings.io_type).ravel() / rf
+            dsp_per_group = products_per_weight(info, 'latency', settings.io_type,
+                                                settings.parallelization_factor).ravel() / rf
         columns = {
             'DSP': dsp_per_group * (self.uses_dsp and settings.strategy != 'resource'),
             'BRAM': (self.bram_columns if layout is self.bram else np.zeros(layout.n_groups)),
@@ -285,7 +293,8 @@ class FPGALayerModel(LayerModel):
         """The multiplier limit hwprune writes into the firmware for these weights."""
         from .. import multipliers
         s = self.settings
-        return multipliers.multiplier_limit(self.info, np.asarray(kernel), s.reuse_factor, s.strategy, s.io_type)
+        return multipliers.multiplier_limit(self.info, np.asarray(kernel), s.reuse_factor, s.strategy, s.io_type,
+                                            s.parallelization_factor)
 
 
 __all__ = ['FPGALayerModel', 'FPGALayerSettings', 'FPGATarget', 'IO_TYPES', 'RESOURCES', 'ResolvedSettings',
