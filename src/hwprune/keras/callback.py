@@ -283,10 +283,10 @@ class HardwarePruning(keras.callbacks.Callback):
         resumed = self._maybe_resume()
         for entry in self.layers_:
             entry['mask'].install()
-            if self.regularization > 0 or self._strength is not None:
-                loss = GroupLasso(entry['kernel'], entry['model'].layout, self._strength)
-                entry['loss'] = loss
-                entry['layer'].add_loss(loss)
+            # installed even at strength 0: the strength is a variable the user may raise mid-fit
+            loss = GroupLasso(entry['kernel'], entry['model'].layout, self._strength)
+            entry['loss'] = loss
+            entry['layer'].add_loss(loss)
         # The train/test functions may have been traced before (an earlier fit): retrace them so
         # they pick up the mask constraints and the penalty.
         model.train_function = model.make_train_function(force=True)

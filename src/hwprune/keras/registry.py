@@ -39,7 +39,6 @@ class LayerSpec:
     kernel: str = 'kernel'
 
 
-_NOT_PRUNABLE = None
 _REGISTRY: dict[type, LayerSpec | None] = {}
 
 
@@ -73,11 +72,6 @@ def kernel_variable(layer) -> tf.Variable:
         raise invalid('layer', getattr(layer, 'name', layer), 'a layer with a registered layout (see '
                       'hwprune.keras.register_layer)', TypeError)
     return getattr(layer, spec.kernel)
-
-
-def has_weight_layer_subclasses(layer) -> bool:
-    """Whether the layer is a Keras layer with trainable weights but no layout (for warnings)."""
-    return spec_for(layer) is None and bool(layer.trainable_weights)
 
 
 register_layer(keras.layers.Dense, 'dense')
