@@ -19,6 +19,7 @@ from hwprune import multipliers
 from hwprune.hls.config import target_from_hls_config
 from hwprune.hls.passes import LIMIT_ATTR, firmware_zero_mask, node_kind
 from hwprune.keras.layers import prunable_layers
+from hwprune.keras.registry import specs_for
 
 keras = tf.keras
 
@@ -29,9 +30,18 @@ LSB = 2.0 ** -10
 def prune(model, seed=0, density=0.5, dead_units=1, unused_inputs=1):
     """Zero random weights, whole units (kernel slice and bias) and input rows of every Dense/Conv.
 
-    The last prunable layer keeps all its units (a model's output width never changes).
+    The last prunable layer keeps all its units (a model's output width never changes). Depthwise
+    and separable kernels get random zeros only (strip keeps their channels).
     """
     rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
+                              keras.layers.DepthwiseConv1D, keras.layers.SeparableConv1D)):
+            weights = layer.get_weights()
+            for i, w in enumerate(weights[:-1] if layer.use_bias else weights):
+                w[rng.random(w.shape) > density] = 0.0
+                weights[i] = w
+            layer.set_weights(weights)
     prunable = [layer for layer in model.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D,
                                                                        keras.layers.Conv2D))]
     for i, layer in enumerate(prunable):
@@ -125,6 +135,35 @@ def conv2d_functional(qkeras=False, merge='add'):
     return keras.Model(inp, y, name=f"{'q' if qkeras else ''}conv2d_{merge}")
 
 
+def separable_functional(qkeras=False):
+    """Conv2D -> DepthwiseConv2D -> SeparableConv2D -> Flatten -> Dense -> Dense."""
+    inp = keras.Input((6, 6, 2), name='in')
+    if qkeras:
+        from qkeras import (QActivation, QConv2D, QDense, QDepthwiseConv2D, QSeparableConv2D, quantized_bits,
+                            quantized_relu)
+
+        qb = lambda: quantized_bits(8, 1, alpha=1)  # noqa: E731
+        conv = QConv2D(4, 3, padding='same', name='c0', kernel_quantizer=qb(), bias_quantizer=qb())
+        depthwise = QDepthwiseConv2D(3, padding='same', name='dw', depthwise_quantizer=qb(), bias_quantizer=qb())
+        separable = QSeparableConv2D(3, 3, name='sep', depthwise_quantizer=qb(), pointwise_quantizer=qb(),
+                                     bias_quantizer=qb())
+        dense = lambda n, name: QDense(n, name=name, kernel_quantizer=qb(), bias_quantizer=qb())  # noqa: E731
+        act = lambda name: QActivation(quantized_relu(8, 3), name=name)  # noqa: E731
+    else:
+        conv = keras.layers.Conv2D(4, 3, padding='same', name='c0')
+        depthwise = keras.layers.DepthwiseConv2D(3, padding='same', name='dw')
+        separable = keras.layers.SeparableConv2D(3, 3, name='sep')
+        dense = lambda n, name: keras.layers.Dense(n, name=name)  # noqa: E731
+        act = lambda name: keras.layers.Activation('relu', name=name)  # noqa: E731
+    x = act('a0')(conv(inp))
+    x = act('a1')(depthwise(x))
+    x = act('a2')(separable(x))
+    y = keras.layers.Flatten(name='flat')(x)
+    y = act('a3')(dense(6, 'fc')(y))
+    y = dense(3, 'out')(y)
+    return keras.Model(inp, y, name=f"{'q' if qkeras else ''}separable")
+
+
 def dense_functional(qkeras=False, merge='concat'):
     """Dense -> two Dense branches merged -> Dense."""
     inp = keras.Input((10,), name='in')
@@ -172,11 +211,13 @@ def hls_config(model, reuse_factor=2, strategies=None, backend='Vitis', wide_act
 # Firmware
 
 
-def quantized_kernel(layer, precision=None):
+def quantized_kernel(layer, precision=None, info=None):
     """The kernel as the firmware holds it: QKeras quantizer applied, values the weight type
-    rounds to 0 set to 0 (``precision``: the hls4ml weight type)."""
-    kernel = np.asarray(layer.get_weights()[0])
-    quantizer = getattr(layer, 'kernel_quantizer_internal', None)
+    rounds to 0 set to 0 (``precision``: the hls4ml weight type; ``info``: which kernel of a
+    layer with several)."""
+    spec = next(s for s in specs_for(layer) if info is None or layer.name + s.suffix == info.name)
+    kernel = np.asarray(getattr(layer, spec.kernel).numpy())
+    quantizer = getattr(layer, spec.quantizer + '_internal', None)
     if quantizer is not None:
         kernel = np.asarray(quantizer(kernel))
     if precision is not None:
@@ -199,7 +240,7 @@ def expected_limits(model, cfg, io_type, parallelization=None, precisions=None):
         if strategy == 'resource_unrolled' and rf == 1 and r.requested_reuse_factor > 1:
             strategy, rf = 'latency', r.requested_reuse_factor
         pf = (parallelization or {}).get(info.name, 1)
-        kernel = quantized_kernel(layer, (precisions or {}).get(info.name))
+        kernel = quantized_kernel(layer, (precisions or {}).get(info.name), info)
         out[info.name] = (strategy, rf, multipliers.multiplier_limit(info, kernel, rf, strategy, r.io_type, pf))
     return out
 

@@ -90,6 +90,27 @@ def test_passes_ran(qconv2d_pair):
             assert isinstance(node.get_attr(P.LIMIT_ATTR), int)
 
 
+@pytest.fixture(scope='module')
+def separable_pair(tmp_path_factory):
+    model = F.prune(F.separable_functional(qkeras=False), seed=3)
+    cfg = F.hls_config(model, reuse_factor=2, strategies={'dw': 'Resource', 'sep': 'Resource'}, wide_activations=True)
+    pair = build_pair(model, cfg, tmp_path_factory.mktemp('separable'), 'io_parallel')
+    F.compile_all(pair)
+    return model, cfg, pair
+
+
+def test_depthwise_and_separable_io_parallel(separable_pair):
+    model, cfg, (stripped, unstripped) = separable_pair
+    check_pair(model, cfg, stripped, unstripped, 'io_parallel', qkeras=False)
+    # hls4ml splits the SeparableConv into the two units hwprune prunes and costs
+    for name, cls in (('dw', 'DepthwiseConv2D'), ('sep_depthwise', 'DepthwiseConv2D'),
+                      ('sep_pointwise', 'PointwiseConv2D')):
+        node = stripped.graph[name]
+        assert node.class_name == cls and node.get_attr('strategy') == 'latency'  # Resource would ignore zeros
+        assert node.get_attr(P.LIMIT_ATTR) < node.get_attr('n_chan') * node.get_attr('filt_height') * \
+            node.get_attr('filt_width') * (1 if 'depthwise' in cls.lower() else node.get_attr('n_filt'))
+
+
 # --------------------------------------------------------------------------------------------
 # Slow: the matrix
 
@@ -107,6 +128,9 @@ CASES = {
                                    {'c0': 'Resource', 'c1': 'ResourceUnrolled'}, None),
     'conv2d_add_keras_parallel': (lambda: F.conv2d_functional(False, 'add'), 'io_parallel', {'c0': 'Resource'},
                                   {'c0': 36}),
+    'separable_qkeras_stream': (lambda: F.separable_functional(True), 'io_stream', {'sep': 'Resource', 'fc': 'Resource'},
+                                None),
+    'separable_qkeras_parallel': (lambda: F.separable_functional(True), 'io_parallel', {'dw': 'Resource'}, None),
 }
 
 
@@ -163,13 +187,13 @@ def test_config_for_another_model(tmp_path, caplog):
 
 
 def test_layer_without_layout_passes_through(tmp_path, caplog):
-    model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.DepthwiseConv2D(3, name='dw'),
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Embedding(10, 3, input_length=4, name='emb'),
                               keras.layers.Flatten(name='flat'), keras.layers.Dense(3, name='fc')])
     F.prune(model, seed=0)
     with caplog.at_level(logging.INFO, logger='hwprune'):
         hls_model = convert(model, F.hls_config(model), output_dir=str(tmp_path))
-    assert "'dw' (DepthwiseConv2D): hwprune has no layout" in caplog.text
-    assert hls_model.graph['dw'].get_attr(P.LIMIT_ATTR) is None
+    assert "'emb' (Embedding): hwprune has no layout" in caplog.text
+    assert hls_model.graph['emb'].get_attr(P.LIMIT_ATTR) is None
     assert isinstance(hls_model.graph['fc'].get_attr(P.LIMIT_ATTR), int)
 
 

@@ -194,3 +194,75 @@ def test_layout_rejects_wrong_shape():
     with pytest.raises(ValueError, match='group_values'):
         layout.expand(np.ones(5))
     assert isinstance(layout, GroupLayout)
+
+
+# --------------------------------------------------------------------------------------------
+# Depthwise kernels: nnet_depthwise_product.h (hls4ml 1.3), transcribed
+
+
+def simulate_depthwise_resource(x, weights, n_in, n_out, rf):
+    """Python transcription of the three depthwise_product_resource_* variants.
+
+    ``weights`` is the flat kernel as hls4ml writes it (no transpose); ``x`` the im2col'd taps of
+    one pixel (tap-major, channel-minor). Returns (output per channel, multiplier of each weight).
+    """
+    acc = np.zeros(n_out)
+    mult_of = np.full(n_in, -1)
+    if rf <= n_out:  # depthwise_product_resource_rf_leq_nout
+        block_factor = math.ceil(n_in / rf)
+        assert math.ceil(n_in / min(n_in, rf)) == block_factor
+        for ir in range(rf):
+            in_index, out_index = ir, ir
+            for im in range(block_factor):
+                acc[out_index] += x[in_index] * weights[in_index]
+                mult_of[in_index] = im
+                in_index += rf
+                out_index += rf
+                if out_index >= n_out:
+                    out_index -= n_out
+    else:
+        rufactor = min(rf, n_in)
+        block_factor = math.ceil(n_in / rufactor)
+        outidx = [ir % n_out for ir in range(rufactor)]
+        remainder = rf % n_out  # the rem0 variant never moves out_index
+        for ir in range(rufactor):
+            in_index, out_index = ir, outidx[ir]
+            for im in range(block_factor):
+                acc[out_index] += x[in_index] * weights[in_index]
+                mult_of[in_index] = im
+                in_index += rufactor
+                out_index += remainder
+                if out_index >= n_out:
+                    out_index -= n_out
+    return acc, mult_of
+
+
+@pytest.mark.parametrize('kind,shape', [('depthwise2d', (3, 3, 4, 1)), ('depthwise2d', (2, 3, 6, 1)),
+                                        ('depthwise1d', (5, 3, 1)), ('depthwise1d', (3, 8, 1))])
+def test_depthwise_dsp_layout_matches_template_simulation_for_every_valid_rf(kind, shape):
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=shape)
+    n_in, n_out = mult_shape(kind, shape)
+    assert n_in == kernel.size and n_out == shape[-2]  # hls4ml's get_layer_mult_size: (taps*C, C)
+    x = rng.normal(size=n_in)
+    expected = (x * kernel.ravel()).reshape(-1, n_out).sum(axis=0)  # each channel its own taps
+    rfs = valid_reuse_factors(n_in, n_out)
+    assert any(rf > n_in for rf in rfs) and any(rf > n_out for rf in rfs)
+    for rf in rfs:
+        out, mult_of = simulate_depthwise_resource(x, kernel.ravel(), n_in, n_out, rf)
+        np.testing.assert_allclose(out, expected, atol=1e-9)  # no transpose: Keras order is hls4ml's
+        layout = dsp_layout(kind, shape, rf)
+        assert np.array_equal(layout.ids.ravel(), mult_of), (kind, shape, rf)
+        assert layout.n_groups == math.ceil(n_in / min(rf, n_in))
+
+
+def test_depthwise_structured_layouts_follow_channels():
+    shape = (3, 3, 4, 1)
+    neuron, inputs = neuron_layout('depthwise2d', shape), input_layout('depthwise2d', shape)
+    assert neuron.n_groups == inputs.n_groups == 4
+    assert np.array_equal(neuron.ids[..., 0], np.broadcast_to(np.arange(4), (3, 3, 4)))
+    assert np.array_equal(neuron.ids, inputs.ids)  # depth_multiplier 1: channel in = channel out
+    two = neuron_layout('depthwise1d', (3, 2, 2))  # depth_multiplier 2: output channel c*2 + m
+    assert np.array_equal(two.ids[0], [[0, 1], [2, 3]])
+    assert input_layout('depthwise1d', (3, 2, 2)).n_groups == 2
+    assert np.array_equal(resource_flat_index('depthwise2d', shape).ravel(), np.arange(36))

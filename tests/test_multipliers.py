@@ -296,3 +296,55 @@ def test_module_is_pure_numpy():
     # hwprune's package __init__ may load hls4ml; this module itself must not import it or TensorFlow
     source = open(mp.__file__).read()
     assert not re.search(r'^\s*(import|from)\s+(tensorflow|hls4ml|keras|qkeras)', source, re.M)
+
+
+# --------------------------------------------------------------------------------------------
+# Depthwise convolutions (nnet_sepconv{1,2}d_latency.h, nnet_depthwise_product.h)
+
+
+def brute_depthwise_body(kernel, in_spatial, strides, pads_before, pads_after, n_partitions):
+    """Loops of depthwise_conv_*d_latency_cl: per pixel slot, product i_in = (tap, channel) with
+    weights[i_in]; folded if the weight is 0 or the tap is padding in every partition."""
+    spatial_k, channels = kernel.shape[:-2], kernel.shape[-2]
+    outs = [(i + pb + pa - k) // s + 1
+            for i, k, s, pb, pa in zip(in_spatial, spatial_k, strides, pads_before, pads_after)]
+    positions = list(itertools.product(*[range(o) for o in outs]))
+    n_pixels = len(positions) // n_partitions
+    weights = kernel.reshape(-1)  # hls4ml's flat depthwise weights: tap-major, channel-minor
+    count = 0
+    for slot in range(n_pixels):
+        for t, tap in enumerate(itertools.product(*[range(k) for k in spatial_k])):
+            live = any(all(0 <= positions[part * n_pixels + slot][a] * strides[a] - pads_before[a] + tap[a]
+                           < in_spatial[a] for a in range(len(tap))) for part in range(n_partitions))
+            for c in range(channels):
+                count += live and weights[t * channels + c] != 0
+    return int(count)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from([1, 2]), st.data())
+def test_depthwise_body_brute_force_and_im2col(ndim, data):
+    kernel, *geometry = data.draw(conv_cases(ndim))
+    kernel = kernel[..., :1]  # depth_multiplier 1, the only one hls4ml builds
+    expected = brute_depthwise_body(kernel, *geometry)
+    assert mp.conv_body_multiplications(kernel, *geometry[:4], n_partitions=geometry[4]) == expected
+    assert im2col_body(kernel, *geometry) == expected  # the depthwise layer's fill_buffer is the conv one
+
+
+def test_depthwise_multiplier_limit_per_strategy():
+    rng = np.random.default_rng(4)
+    kernel = sparse(rng, (3, 3, 4, 1), 0.5)
+    info = LayerInfo('dw', 'depthwise2d', kernel.shape, input_shape=(6, 6, 4), padding='same')
+    (t, b) = mp.same_padding(6, 3, 1)
+    for pf in (1, 36):
+        body = brute_depthwise_body(kernel, (6, 6), (1, 1), (t, t), (b, b), 36 // pf)
+        assert mp.multiplier_limit(info, kernel, 2, 'latency', 'io_parallel', pf) == -(-body // 2)
+    assert mp.multiplier_limit(info, kernel, 2, 'latency', 'io_stream') == -(-np.count_nonzero(kernel) // 2)
+    # Resource: block_factor = ceil(n_in / min(RF, n_in)) multipliers whatever the zeros
+    assert mp.multiplier_limit(info, np.zeros(kernel.shape), 4, 'resource', 'io_stream') == 9
+    assert mp.multiplier_limit(info, kernel, 72, 'resource', 'io_stream') == 1
+    with pytest.raises(ValueError, match='depthwise'):
+        mp.multiplier_limit(info, kernel, 4, 'resource_unrolled', 'io_stream')
+    per_weight = mp.products_per_weight(info, 'latency', 'io_parallel', 36)
+    assert per_weight.shape == kernel.shape
+    assert np.sum(per_weight * (kernel != 0)) == brute_depthwise_body(kernel, (6, 6), (1, 1), (t, t), (b, b), 1)

@@ -6,7 +6,10 @@ never look at weight values, so they are computed once per layer and cached by t
 
 The hls4ml facts (hls4ml 1.3, ``nnet_dense_resource.h`` and ``resource_strategy.py``):
 
-* Mult sizes: Dense ``(n_in, n_out)``; Conv1D ``(C*fw, F)``; Conv2D ``(C*fh*fw, F)``.
+* Mult sizes: Dense ``(n_in, n_out)``; Conv1D ``(C*fw, F)``; Conv2D ``(C*fh*fw, F)``;
+  DepthwiseConv1D/2D ``(C*fw[*fh], C*dm)`` (``get_layer_mult_size`` reads them as convolutions,
+  so their reuse factor is validated against that product although the kernel has only
+  ``fw[*fh]*C*dm`` weights).
 * Before the Resource strategies use a kernel, hls4ml transposes it (Dense ``W.T``; Conv1D
   ``(2, 0, 1)``; Conv2D ``(3, 0, 1, 2)``) and flattens it. Multiplier ``im`` then reads
   ``weights[ir + im*RF]`` for ``ir = 0..RF-1``: **one DSP = the RF consecutive entries
@@ -14,6 +17,13 @@ The hls4ml facts (hls4ml 1.3, ``nnet_dense_resource.h`` and ``resource_strategy.
 * With RF > 1 the weights are a ROM of RF words of ``BF*W`` bits (``BF = N/RF``): DSP slot
   ``im`` occupies bits ``[im*W, (im+1)*W)`` of every word. A ``BRAM_WIDTH_BITS``-wide BRAM
   column is freed only when every slot touching it is pruned (:func:`bram_layout`).
+* Depthwise kernels (``nnet_depthwise_product.h``; hls4ml 1.3 supports ``depth_multiplier=1``
+  only) are **not** transposed: ``weights[i]`` is the Keras kernel flattened (tap-major,
+  channel-minor, like the im2col buffer). The Resource variants use
+  ``rufactor = min(RF, n_in)`` and multiplier ``im`` reads ``weights[ir + im*rufactor]``, so
+  one DSP = ``rufactor`` consecutive weights of the flat kernel. A SeparableConv is split by
+  hls4ml into a depthwise layer (``<name>_depthwise``) and a 1x1 convolution
+  (``<name>_pointwise``), each with its own layout.
 
 Example:
     >>> import numpy as np
@@ -40,13 +50,17 @@ RESOURCE_TRANSPOSE = {
     'dense': (1, 0),
     'conv1d': (2, 0, 1),
     'conv2d': (3, 0, 1, 2),
+    'depthwise1d': (0, 1, 2),  # (fw, C, dm): hls4ml keeps the Keras order
+    'depthwise2d': (0, 1, 2, 3),  # (fh, fw, C, dm)
 }
 KINDS = tuple(RESOURCE_TRANSPOSE)
-_KERNEL_RANK = {'dense': 2, 'conv1d': 3, 'conv2d': 4}
+#: Kinds whose output channel ``c*dm + m`` reads input channel ``c`` only (no sum over channels).
+DEPTHWISE_KINDS = ('depthwise1d', 'depthwise2d')
+_KERNEL_RANK = {'dense': 2, 'conv1d': 3, 'conv2d': 4, 'depthwise1d': 3, 'depthwise2d': 4}
 
 
 def check_kind(kind: str) -> str:
-    """Validate a layer kind (``'dense'``, ``'conv1d'``, ``'conv2d'``)."""
+    """Validate a layer kind (``'dense'``, ``'conv1d'``, ``'conv2d'``, ``'depthwise1d'``, ``'depthwise2d'``)."""
     if not isinstance(kind, str) or kind.lower() not in RESOURCE_TRANSPOSE:
         raise invalid('kind', kind, 'one of ' + ', '.join(repr(k) for k in KINDS))
     return kind.lower()
@@ -66,14 +80,40 @@ def check_kernel_shape(kind: str, kernel_shape) -> tuple[int, ...]:
 
 
 def mult_shape(kind: str, kernel_shape) -> tuple[int, int]:
-    """The ``(n_in, n_out)`` of the matrix multiplication hls4ml builds for a kernel.
+    """The ``(n_in, n_out)`` hls4ml validates a kernel's reuse factor with (``get_layer_mult_size``).
+
+    For Dense and Conv layers this is the matrix multiplication; for a depthwise kernel
+    ``(fh, fw, C, dm)`` hls4ml uses ``(fh*fw*C, C*dm)``, although each output channel reads only
+    its own input channel.
 
     Example:
         >>> mult_shape('conv2d', (3, 3, 8, 16))
         (72, 16)
+        >>> mult_shape('depthwise2d', (3, 3, 8, 1))
+        (72, 8)
     """
+    kind = check_kind(kind)
     shape = check_kernel_shape(kind, kernel_shape)
+    if kind in DEPTHWISE_KINDS:
+        return int(np.prod(shape[:-1])), shape[-2] * shape[-1]
     return int(np.prod(shape[:-1])), shape[-1]
+
+
+def resource_block(kind: str, kernel_shape, reuse_factor: int) -> int:
+    """Consecutive weights one multiplier of the Resource kernels reads in turn.
+
+    ``RF`` for Dense/Conv; ``min(RF, n_weights)`` for depthwise kernels, whose Resource kernels
+    clamp the reuse factor to ``n_in`` (``nnet_depthwise_product.h``).
+
+    Example:
+        >>> resource_block('depthwise2d', (3, 3, 4, 1), 72)
+        36
+    """
+    rf = check_int('reuse_factor', reuse_factor, 1)
+    kind = check_kind(kind)
+    if kind in DEPTHWISE_KINDS:
+        return min(rf, int(np.prod(check_kernel_shape(kind, kernel_shape))))
+    return rf
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +269,7 @@ def dsp_layout(kind: str, kernel_shape, reuse_factor: int) -> GroupLayout:
         >>> dsp_layout('conv1d', (3, 2, 4), reuse_factor=6).n_groups   # N = 24 weights
         4
     """
-    rf = check_int('reuse_factor', reuse_factor, 1)
+    rf = resource_block(kind, kernel_shape, reuse_factor)
     index = resource_flat_index(kind, kernel_shape)
     return GroupLayout(index // rf, math.ceil(index.size / rf), 'dsp')
 
@@ -267,8 +307,13 @@ def bram_group_columns(n_slots: int, weight_bits: int) -> np.ndarray:
 
 
 def neuron_layout(kind: str, kernel_shape) -> GroupLayout:
-    """One group per output neuron / filter (the last kernel axis)."""
+    """One group per output neuron / filter (the last kernel axis; for a depthwise kernel the
+    output channel ``c*dm + m`` of the last two axes)."""
     shape = check_kernel_shape(kind, kernel_shape)
+    if check_kind(kind) in DEPTHWISE_KINDS:
+        units = shape[-2] * shape[-1]
+        ids = np.broadcast_to(np.arange(units).reshape(shape[-2:]), shape)
+        return GroupLayout(ids.copy(), units, 'neuron')
     ids = np.broadcast_to(np.arange(shape[-1]), shape)
     return GroupLayout(ids.copy(), shape[-1], 'neuron')
 
@@ -308,8 +353,8 @@ def make_layout(name: str, kind: str, kernel_shape, reuse_factor: int = 1,
 
 
 __all__ = [
-    'GroupLayout', 'KINDS', 'LAYOUTS', 'RESOURCE_TRANSPOSE', 'bram_group_columns', 'bram_layout',
+    'DEPTHWISE_KINDS', 'GroupLayout', 'KINDS', 'LAYOUTS', 'RESOURCE_TRANSPOSE', 'bram_group_columns', 'bram_layout',
     'bram_slots_per_group', 'check_kernel_shape', 'check_kind', 'closest_reuse_factor', 'closest_valid', 'dsp_layout',
     'input_layout', 'is_valid_reuse_factor', 'make_layout', 'mult_shape', 'neuron_layout',
-    'resource_flat_index', 'unstructured_layout', 'valid_reuse_factors',
+    'resource_block', 'resource_flat_index', 'unstructured_layout', 'valid_reuse_factors',
 ]

@@ -37,6 +37,13 @@ How each hls4ml kernel uses multipliers (read from the installed hls4ml 1.3 temp
   live group still needs one multiplier over its RF cycles, so hwprune writes the live groups.
 * **resource** (``nnet_dense_resource.h``): ``block_factor = ceil(N / RF)`` multipliers whatever
   the weights (the ROM-based kernel never sees constants).
+* **Depthwise convolutions** (``nnet_sepconv*d_latency.h``, ``nnet_depthwise_product.h``; also
+  the ``<name>_depthwise`` half hls4ml splits a SeparableConv into): under Latency the body of
+  the io_parallel loop multiplies each pixel slot's ``fh*fw*C`` taps by their own weight, so
+  the padding-aware count above applies unchanged (the kernel's last two axes are summed per
+  tap); under io_stream ``ceil(nnz / RF)``. Resource (io_stream only: the io_parallel kernel
+  asserts Latency) allocates ``ceil(n_in / min(RF, n_in))`` multipliers; hls4ml has no
+  ResourceUnrolled depthwise kernel (it builds one as Latency).
 
 Example:
     >>> import numpy as np
@@ -57,7 +64,7 @@ from typing import Sequence
 import numpy as np
 
 from ._validation import check_choice, check_int, invalid
-from .layouts import check_kernel_shape, closest_valid, dsp_layout, mult_shape
+from .layouts import DEPTHWISE_KINDS, check_kernel_shape, check_kind, closest_valid, dsp_layout, mult_shape
 
 IO_TYPES = ('io_parallel', 'io_stream')
 _STRATEGIES = {'latency': 'latency', 'resource': 'resource', 'resource_unrolled': 'resource_unrolled',
@@ -236,8 +243,9 @@ def conv_body_multiplications(kernel, input_spatial: Sequence[int], strides=1, p
                               n_partitions: int | None = None, dilation=1) -> int:
     """Non-folded products in one iteration of hls4ml's pipelined Latency conv (io_parallel).
 
-    ``kernel`` is the Keras kernel ``(fw, C, F)`` or ``(fh, fw, C, F)``: the live-tap counts of
-    :func:`conv_live_taps` dotted with the number of nonzero weights at each tap offset.
+    ``kernel`` is the Keras kernel ``(fw, C, F)`` or ``(fh, fw, C, F)`` (a depthwise kernel
+    ``(fw[, fh], C, dm)`` too): the live-tap counts of :func:`conv_live_taps` dotted with the
+    number of nonzero weights at each tap offset.
 
     Example:
         >>> import numpy as np
@@ -246,7 +254,7 @@ def conv_body_multiplications(kernel, input_spatial: Sequence[int], strides=1, p
     """
     kernel = np.asarray(kernel)
     if kernel.ndim not in (3, 4):
-        raise invalid('kernel', kernel.shape, 'a Conv1D (fw, C, F) or Conv2D (fh, fw, C, F) kernel')
+        raise invalid('kernel', kernel.shape, 'a Conv1D (fw, C, F) or Conv2D (fh, fw, C, F) kernel (or a depthwise one)')
     spatial = kernel.shape[:-2]
     live = conv_live_taps(input_spatial, spatial, strides, pads_before, pads_after, n_partitions, dilation)
     nnz_per_tap = np.count_nonzero(kernel.reshape(spatial + (-1,)), axis=-1)
@@ -299,6 +307,9 @@ def unrolled_multipliers(kind: str, kernel, reuse_factor: int) -> int:
         >>> unrolled_multipliers('dense', w, 2)            # groups: W.T.flat[0:2], [2:4], ...
         1
     """
+    if check_kind(kind) in DEPTHWISE_KINDS:
+        raise invalid('strategy', 'resource_unrolled', "'latency' or 'resource' for a depthwise kernel (hls4ml 1.3 "
+                      'has no ResourceUnrolled depthwise kernel and builds it as Latency)')
     kernel = np.asarray(kernel)
     return int(np.count_nonzero(dsp_layout(kind, kernel.shape, reuse_factor).alive(kernel)))
 
@@ -306,10 +317,16 @@ def unrolled_multipliers(kind: str, kernel, reuse_factor: int) -> int:
 def resource_multipliers(kind: str, kernel_shape, reuse_factor: int) -> int:
     """``ceil(N / RF)``: the ROM-based Resource kernel allocates every multiplier.
 
+    For a depthwise kernel: ``ceil(n_weights / min(RF, n_weights))``.
+
     Example:
         >>> resource_multipliers('dense', (16, 64), 4)
         256
+        >>> resource_multipliers('depthwise2d', (3, 3, 4, 1), 4)
+        9
     """
+    if check_kind(kind) in DEPTHWISE_KINDS:
+        return dsp_layout(kind, kernel_shape, reuse_factor).n_groups
     n_in, n_out = mult_shape(kind, kernel_shape)
     return -(-(n_in * n_out) // check_int('reuse_factor', reuse_factor, 1))
 
@@ -321,8 +338,8 @@ def multiplier_limit(info, kernel, reuse_factor: int, strategy: str, io_type: st
     Args:
         info: the layer (:class:`hwprune.targets.base.LayerInfo`); convolutions under Latency with
             ``io_parallel`` use its ``input_shape``, ``strides`` and ``padding``.
-        kernel: the Keras kernel (``(n_in, n_out)``, ``(fw, C, F)``, ``(fh, fw, C, F)``). Zeros are
-            exact zeros (``kernel != 0``).
+        kernel: the Keras kernel (``(n_in, n_out)``, ``(fw, C, F)``, ``(fh, fw, C, F)``, depthwise
+            ``(fw[, fh], C, dm)``). Zeros are exact zeros (``kernel != 0``).
         reuse_factor: the reuse factor hls4ml really uses (see
             :func:`hwprune.layouts.closest_reuse_factor`).
         strategy: ``'latency'``, ``'resource'`` or ``'resource_unrolled'``.

@@ -63,9 +63,13 @@ HWPRUNE_KEY = 'hwprune'
 HWPRUNE_OPTIONS = ('pin_strategy',)
 
 #: hls4ml class of the node a prunable Keras layer becomes, by hwprune layer kind.
-HLS_CLASS = {'dense': 'Dense', 'conv1d': 'Conv1D', 'conv2d': 'Conv2D'}
-_HLS_CLASSES = ('Dense', 'Conv1D', 'Conv2D', 'Conv2DBatchnorm')
-_QKERAS_CLASSES = {'QDense': 'Dense', 'QConv1D': 'Conv1D', 'QConv2D': 'Conv2D', 'QConv2DBatchnorm': 'Conv2DBatchnorm'}
+HLS_CLASS = {'dense': 'Dense', 'conv1d': 'Conv1D', 'conv2d': 'Conv2D', 'depthwise1d': 'DepthwiseConv1D',
+             'depthwise2d': 'DepthwiseConv2D'}
+_HLS_CLASSES = ('Dense', 'Conv1D', 'Conv2D', 'Conv2DBatchnorm', 'DepthwiseConv1D', 'DepthwiseConv2D',
+                'SeparableConv1D', 'SeparableConv2D')
+_QKERAS_CLASSES = {'QDense': 'Dense', 'QConv1D': 'Conv1D', 'QConv2D': 'Conv2D', 'QConv2DBatchnorm': 'Conv2DBatchnorm',
+                   'QDepthwiseConv2D': 'DepthwiseConv2D', 'QSeparableConv1D': 'SeparableConv1D',
+                   'QSeparableConv2D': 'SeparableConv2D'}
 
 _FLOAT_BITS = {'float': 32, 'double': 64, 'half': 16, 'bfloat16': 16}
 _AP_RE = re.compile(r'^(?:ap_|ac_)?(u?)(fixed|int)\s*<\s*(-?\d+)\s*(?:,\s*([-\w]+)\s*)?(?:,[^<>]*)?>$', re.IGNORECASE)
@@ -343,7 +347,8 @@ def _check_strategy(value, where: str, layer: str) -> str:
 
 
 def layer_settings(config: Mapping, name: str | None, hls_class: str | None = None, io_type: str | None = None,
-                   quantizer_bits: int | None = None, model_known: bool = False) -> FPGALayerSettings:
+                   quantizer_bits: int | None = None, model_known: bool = False,
+                   precision_key: str = 'weight') -> FPGALayerSettings:
     """Settings of one layer (``name=None``: the model default) from a loaded hls4ml config.
 
     Args:
@@ -354,6 +359,8 @@ def layer_settings(config: Mapping, name: str | None, hls_class: str | None = No
         io_type: ``'io_parallel'``/``'io_stream'``; default: the config's ``IOType`` or io_parallel.
         quantizer_bits: width of the layer's QKeras kernel quantizer type, if it has one.
         model_known: whether the caller looked at the Keras model (so a missing quantizer is real).
+        precision_key: the ``Precision`` entry of the kernel's type (``'depthwise'``/``'pointwise'``
+            for the two kernels of a SeparableConv).
 
     Example:
         >>> cfg = {'Model': {'ReuseFactor': 2}, 'LayerType': {'Dense': {'Strategy': 'Resource'}}}
@@ -366,7 +373,7 @@ def layer_settings(config: Mapping, name: str | None, hls_class: str | None = No
     rf = _check_rf(rf, where or 'ReuseFactor', label)
     strategy, where = levels.get('Strategy', 'Latency')
     strategy = _check_strategy(strategy, where or 'Strategy', label)
-    precision, where = levels.precision('weight')
+    precision, where = levels.precision(precision_key)
     if quantizer_bits is not None:
         bits = int(quantizer_bits)
         if isinstance(precision, str) and precision.strip().lower() != 'auto':
@@ -410,16 +417,20 @@ def layer_settings(config: Mapping, name: str | None, hls_class: str | None = No
 
 
 def _model_layers(model):
-    """``[(LayerInfo, quantizer bits or None)]`` for the prunable layers of a Keras model."""
+    """``[(LayerInfo, quantizer bits or None, config name, LayerSpec)]`` for the prunable kernels of a
+    Keras model. The config name is the layer's: hls4ml gives the layers it splits a SeparableConv
+    into (``<name>_depthwise``, ``<name>_pointwise``) a copy of that layer's configuration."""
     from ..keras.layers import prunable_layers
+    from ..keras.registry import specs_for
 
     out = []
     for layer, info in prunable_layers(model, warn=False):
+        spec = next(s for s in specs_for(layer) if layer.name + s.suffix == info.name)
         quantizer = None
         get_config = getattr(layer, 'get_config', None)
         if get_config is not None and type(layer).__name__ in _QKERAS_CLASSES:
-            quantizer = get_config().get('kernel_quantizer')
-        out.append((info, quantizer_weight_bits(quantizer) if quantizer else None))
+            quantizer = get_config().get(spec.quantizer)
+        out.append((info, quantizer_weight_bits(quantizer) if quantizer else None, layer.name, spec))
     return out
 
 
@@ -460,9 +471,10 @@ def read_hls_config(hls_config, model=None, io_type: str | None = None) -> HLSSe
     default = layer_settings(config, None, None, io_type)
     layers: dict[str, FPGALayerSettings] = {}
     if model is not None:
-        for info, qbits in _model_layers(model):
+        for info, qbits, config_name, spec in _model_layers(model):
             hls_class = hls_class_name(info.class_name, info.kind)
-            layers[info.name] = layer_settings(config, info.name, hls_class, io_type, qbits, model_known=True)
+            layers[info.name] = layer_settings(config, config_name, hls_class, io_type, qbits, model_known=True,
+                                               precision_key=spec.precision)
     else:
         if config.get('LayerType'):
             logger.warning("hls_config['LayerType'] entries apply to layers by class; pass model= so that hwprune "

@@ -88,10 +88,10 @@ def check_config_layers(model, hls_config: dict, strict: bool = False) -> list[s
 
 
 def _note_unprunable(model) -> None:
-    from ..keras.registry import spec_for
+    from ..keras.registry import is_prunable
 
     for layer in model.layers:
-        if spec_for(layer) is None and layer.weights and type(layer).__name__ not in ('BatchNormalization',
+        if not is_prunable(layer) and layer.weights and type(layer).__name__ not in ('BatchNormalization',
                                                                                          'QBatchNormalization'):
             logger.info('Layer %r (%s): hwprune has no layout for it; it is passed to hls4ml untouched.', layer.name,
                         type(layer).__name__)

@@ -60,7 +60,7 @@ from hls4ml.model.types import (
 )
 
 from .. import multipliers
-from ..layouts import RESOURCE_TRANSPOSE, closest_reuse_factor, mult_shape
+from ..layouts import DEPTHWISE_KINDS, RESOURCE_TRANSPOSE, closest_reuse_factor, input_layout, mult_shape, neuron_layout
 from ..targets.fpga import FPGALayerSettings, choose_strategy, normalize_strategy
 from .config import hwprune_option
 
@@ -82,6 +82,8 @@ NODE_KINDS = {
     'Conv2D': 'conv2d',
     'PointwiseConv2D': 'conv2d',
     'Conv2DBatchnorm': 'conv2d',
+    'DepthwiseConv1D': 'depthwise1d',
+    'DepthwiseConv2D': 'depthwise2d',
 }
 _HLS_STRATEGY = {'latency': 'latency', 'resource': 'resource', 'resource_unrolled': 'resource_unrolled'}
 
@@ -165,9 +167,11 @@ def kernel_shape(node) -> tuple[int, ...]:
     kind = node_kind(node)
     if kind == 'dense':
         return node.get_attr('n_in'), node.get_attr('n_out')
-    if kind == 'conv1d':
-        return node.get_attr('filt_width'), node.get_attr('n_chan'), node.get_attr('n_filt')
-    return node.get_attr('filt_height'), node.get_attr('filt_width'), node.get_attr('n_chan'), node.get_attr('n_filt')
+    # a depthwise kernel's last axis is the depth multiplier (n_filt = n_chan * depth_multiplier)
+    last = node.get_attr('depth_multiplier', 1) if kind in DEPTHWISE_KINDS else node.get_attr('n_filt')
+    if kind in ('conv1d', 'depthwise1d'):
+        return node.get_attr('filt_width'), node.get_attr('n_chan'), last
+    return node.get_attr('filt_height'), node.get_attr('filt_width'), node.get_attr('n_chan'), last
 
 
 def node_multiplier_limit(node) -> int | None:
@@ -189,7 +193,7 @@ def node_multiplier_limit(node) -> int | None:
     io_type = node.model.config.get_config_value('IOType')
     if kind == 'dense' or io_type == 'io_stream':
         return multipliers.dense_latency_multipliers(kernel, rf)
-    if kind == 'conv1d':
+    if kind in ('conv1d', 'depthwise1d'):
         spatial = (node.get_attr('in_width'),)
         strides = (node.get_attr('stride_width'),)
         before, after = (node.get_attr('pad_left'),), (node.get_attr('pad_right'),)
@@ -388,16 +392,18 @@ class StripPass(OptimizerPass):
                         var.type.precision)
         refresh_counts(var)
         kernel = keras_kernel(node)
-        dead = int(np.count_nonzero(~kernel.reshape(-1, kernel.shape[-1]).any(axis=0)))
-        unused = int(np.count_nonzero(~np.moveaxis(kernel, -2, 0).reshape(kernel.shape[-2], -1).any(axis=1)))
+        kind = node_kind(node)
+        outputs, inputs = neuron_layout(kind, kernel.shape), input_layout(kind, kernel.shape)
+        dead = int(np.count_nonzero(~outputs.alive(kernel)))
+        unused = int(np.count_nonzero(~inputs.alive(kernel)))
         node.set_attr('hwprune_dead_units', dead)
         if not (dead or unused):
             return False
-        units = 'neurons' if node_kind(node) == 'dense' else 'filters'
+        units = {'dense': 'neurons', 'depthwise1d': 'channels', 'depthwise2d': 'channels'}.get(kind, 'filters')
         message = ('Layer %r: %d of %d %s have all-zero weights and %d of %d inputs are never used; hls4ml still '
                    'builds the units that compute or feed them. Convert with hwprune.convert (or call hwprune.strip '
                    'before hls4ml) to remove them where the graph allows.')
-        args = (node.name, dead, kernel.shape[-1], units, unused, kernel.shape[-2])
+        args = (node.name, dead, outputs.n_groups, units, unused, inputs.n_groups)
         removable = ((dead and _reaches_weight_layer(model, node, downstream=True))
                      or (unused and _reaches_weight_layer(model, node, downstream=False)))
         if removable and not KERAS_STRIPPED.get():

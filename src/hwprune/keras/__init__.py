@@ -2,7 +2,7 @@
 
 from .callback import HardwarePruning
 from .estimate import estimate
-from .registry import LayerSpec, register_layer, spec_for
+from .registry import LayerSpec, register_layer, spec_for, specs_for
 
 
 def __getattr__(name):
@@ -12,4 +12,4 @@ def __getattr__(name):
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-__all__ = ['HardwarePruning', 'LayerSpec', 'estimate', 'register_layer', 'spec_for', 'strip']
+__all__ = ['HardwarePruning', 'LayerSpec', 'estimate', 'register_layer', 'spec_for', 'specs_for', 'strip']

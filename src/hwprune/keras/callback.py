@@ -30,12 +30,13 @@ from .._validation import check_choice, check_int, check_number, invalid
 from ..budgets import BudgetSchedule, as_schedule, deserialize, serialize
 from ..importance import METHODS as IMPORTANCE_METHODS
 from ..importance import NORMALIZATIONS, group_importance, normalize
+from ..layouts import DEPTHWISE_KINDS
 from ..targets.base import LayerState, Target
 from .layers import output_layer_names, prunable_layers
 from .deadunits import dead_units, find_links, fold, input_mask, output_mask, unit_constants, unread_units
 from .masks import KernelMask
 from .regularizers import GroupLasso
-from .registry import kernel_variable
+from .registry import kernel_variable, specs_for
 from .targets import resolve_target
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,14 @@ class _Combined:
     def __init__(self, weights: Mapping[str, float]):
         self.weights = dict(weights)
 
+
+
+def _n_units(entry) -> int:
+    """Output units of a pruned kernel: its last axis (a depthwise kernel: channels x multiplier)."""
+    shape = entry['kernel'].shape
+    if entry['info'].kind in DEPTHWISE_KINDS:
+        return int(shape[-2]) * int(shape[-1])
+    return int(shape[-1])
 
 class HardwarePruning(keras.callbacks.Callback):
     """Prune a Keras model to a hardware budget during ``fit``.
@@ -262,11 +271,11 @@ class HardwarePruning(keras.callbacks.Callback):
             if layer_model is None:
                 logger.info('Layer %r: target %s has no model for it; left unpruned.', info.name, target.name)
                 continue
-            kernel = kernel_variable(layer)
+            kernel = kernel_variable(layer, info)
             mask = KernelMask(kernel, info.name)
             entry = {'layer': layer, 'info': info, 'model': layer_model, 'kernel': kernel, 'mask': mask,
                      'keep': np.ones(layer_model.layout.n_groups, bool), 'loss': None,
-                     'is_output': info.name in outputs,
+                     'is_output': layer.name in outputs and info.name == layer.name + specs_for(layer)[-1].suffix,
                      'dead_inputs': np.zeros(kernel.shape[-2], bool)}
             self.layers_.append(entry)
         if not self.layers_:
@@ -477,12 +486,12 @@ class HardwarePruning(keras.callbacks.Callback):
         if not self.protect_outputs:
             return required
         producer_of = {c: p for p, c in self._links}
-        pending = [(i, np.arange(e['kernel'].shape[-1])) for i, e in enumerate(self.layers_) if e['is_output']]
+        pending = [(i, np.arange(_n_units(e))) for i, e in enumerate(self.layers_) if e['is_output']]
         while pending:
             i, units = pending.pop()
             entry = self.layers_[i]
-            ids = entry['model'].layout.ids.reshape(-1, entry['kernel'].shape[-1])
-            live = kernels[i].reshape(-1, kernels[i].shape[-1]) != 0
+            ids = entry['model'].layout.ids.reshape(-1, _n_units(entry))
+            live = kernels[i].reshape(-1, _n_units(entry)) != 0
             if required[i] is None:
                 required[i] = np.zeros(entry['model'].layout.n_groups, bool)
             inputs = set()

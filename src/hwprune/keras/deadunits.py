@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from ..layouts import DEPTHWISE_KINDS
 from .registry import spec_for
 
 logger = logging.getLogger(__name__)
@@ -78,19 +79,26 @@ def _consumers(layer):
     return [node.outbound_layer for node in getattr(layer, '_outbound_nodes', [])]
 
 
+def _linkable(layer) -> bool:
+    """Single-kernel Dense/Conv layers: output units on the last kernel axis, inputs on the one
+    before (depthwise and separable layers are not folded through)."""
+    spec = spec_for(layer)
+    return spec is not None and spec.kind not in DEPTHWISE_KINDS
+
+
 def find_links(model, names) -> list[Link]:
     """Links between prunable layers (by name) along which dead units can be folded."""
     names = set(names)
     links = []
     for layer in model.layers:
-        if layer.name not in names or spec_for(layer) is None:
+        if layer.name not in names or not _linkable(layer):
             continue
         between = []
         parent = _single_inbound(layer)
         while parent is not None and _passes_through(parent) and len(_consumers(parent)) == 1:
             between.append(parent)
             parent = _single_inbound(parent)
-        if parent is None or parent.name not in names or spec_for(parent) is None or len(_consumers(parent)) != 1:
+        if parent is None or parent.name not in names or not _linkable(parent) or len(_consumers(parent)) != 1:
             continue
         if not _elementwise_activation(getattr(parent, 'activation', None)):
             continue

@@ -44,7 +44,7 @@ def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: 
         layer_model = target.layer_model(info, resources)
         if layer_model is None:
             continue
-        kernel = np.asarray(kernel_variable(layer).numpy())
+        kernel = np.asarray(kernel_variable(layer, info).numpy())
         values[info.name] = layer_model.usage_dict(kernel)
         details[info.name] = target.summary(layer_model, kernel)
     return Report(values, details, target=target.name)

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from .._validation import invalid
 from ..targets.base import LayerInfo
-from .registry import spec_for
+from .registry import LayerSpec, specs_for
 
 logger = logging.getLogger(__name__)
 keras = tf.keras
@@ -33,8 +33,9 @@ def _producers(layer, cache: dict) -> tuple[str, ...]:
         inbound = node.inbound_layers
         inbound = inbound if isinstance(inbound, (list, tuple)) else [inbound]
         for parent in inbound:
-            if spec_for(parent) is not None:
-                found.append(parent.name)
+            specs = specs_for(parent)
+            if specs:
+                found.append(parent.name + specs[-1].suffix)  # the unit that computes the output
             else:
                 found.extend(_producers(parent, cache))
     cache[layer.name] = tuple(dict.fromkeys(found))
@@ -58,30 +59,50 @@ def output_layer_names(model) -> set:
     return names
 
 
-def layer_info(layer, producers: Iterable[str] = ()) -> LayerInfo:
-    """A :class:`LayerInfo` for one built, registered Keras layer."""
-    spec = spec_for(layer)
-    if spec is None:
+def layer_info(layer, producers: Iterable[str] = (), spec: LayerSpec | None = None) -> LayerInfo:
+    """A :class:`LayerInfo` for one built, registered Keras layer (``spec``: which unit of a layer
+    with several kernels; default the first)."""
+    return _unit_infos(layer, producers)[0 if spec is None else specs_for(layer).index(spec)]
+
+
+def _unit_infos(layer, producers: Iterable[str] = ()) -> list[LayerInfo]:
+    specs = specs_for(layer)
+    if not specs:
         raise invalid('layer', layer.name, 'a layer with a registered layout', TypeError)
-    kernel = getattr(layer, spec.kernel)
     try:
         input_shape, output_shape = _shape(layer.input_shape), _shape(layer.output_shape)
     except (AttributeError, RuntimeError):
         input_shape = output_shape = None
-    strides = getattr(layer, 'strides', (1,))
+    strides = tuple(np.atleast_1d(getattr(layer, 'strides', (1,))))
     padding = getattr(layer, 'padding', 'valid')
-    return LayerInfo(name=layer.name, kind=spec.kind, kernel_shape=tuple(kernel.shape), input_shape=input_shape,
-                     output_shape=output_shape, strides=tuple(np.atleast_1d(strides)), padding=padding,
-                     use_bias=bool(getattr(layer, 'use_bias', False)), class_name=type(layer).__name__,
-                     inputs=tuple(producers))
+    use_bias = bool(getattr(layer, 'use_bias', False))
+    infos, inputs = [], tuple(producers)
+    for i, spec in enumerate(specs):
+        kernel_shape = tuple(getattr(layer, spec.kernel).shape)
+        unit_in, unit_out, unit_strides, unit_padding = input_shape, output_shape, strides, padding
+        if len(specs) > 1:  # SeparableConv, as hls4ml splits it: depthwise -> 1x1 pointwise convolution
+            middle = None if output_shape is None else output_shape[:-1] + (
+                int(np.prod(kernel_shape[-2:])) if i == 0 else kernel_shape[-2],)
+            if i == 0:
+                unit_out = middle
+            else:
+                unit_in, unit_strides, unit_padding = middle, (1,) * len(strides), 'valid'
+        infos.append(LayerInfo(name=layer.name + spec.suffix, kind=spec.kind, kernel_shape=kernel_shape,
+                               input_shape=unit_in, output_shape=unit_out, strides=unit_strides,
+                               padding=unit_padding, use_bias=use_bias and i == len(specs) - 1,
+                               class_name=type(layer).__name__, inputs=inputs))
+        inputs = (infos[-1].name,)
+    return infos
 
 
 def prunable_layers(model, names: Iterable[str] | None = None, warn: bool = True):
-    """``[(layer, LayerInfo), ...]`` of the model's layers that have a layout.
+    """``[(layer, LayerInfo), ...]`` of the model's layers that have a layout, one entry per
+    kernel (a SeparableConv gives two, named ``<name>_depthwise`` and ``<name>_pointwise``).
 
     Args:
         model: a built tf.keras model (Sequential or functional).
-        names: restrict to these layer names (each must exist and be prunable).
+        names: restrict to these layer names (each must exist and be prunable); a unit name
+            (``'sep_pointwise'``) selects one kernel of a layer with several.
         warn: log a warning for layers with weights but no registered layout.
     """
     if not isinstance(model, keras.Model):
@@ -89,27 +110,28 @@ def prunable_layers(model, names: Iterable[str] | None = None, warn: bool = True
     if not model.built:
         raise invalid('model', model.name, 'a built model (call it once or give it an input shape)')
     by_name = {layer.name: layer for layer in model.layers}
+    units = {layer.name + spec.suffix: layer for layer in model.layers for spec in specs_for(layer) if spec.suffix}
     if names is not None:
         names = list(names)
         for name in names:
-            if name not in by_name:
+            if name not in by_name and name not in units:
                 raise invalid('layers', name, 'names of layers of the model: ' + ', '.join(by_name))
-            if spec_for(by_name[name]) is None:
+            if not specs_for(by_name.get(name) or units[name]):
                 raise invalid('layers', name, 'layers with a layout (register custom layers with '
                               'hwprune.keras.register_layer)')
     cache: dict = {}
     out = []
     for layer in model.layers:
-        spec = spec_for(layer)
-        if spec is None:
+        if not specs_for(layer):
             if warn and layer.trainable_weights and not isinstance(layer, keras.layers.BatchNormalization):
                 logger.warning('Layer %r (%s) has weights but no hwprune layout; it is left unpruned. Register it '
                                'with hwprune.keras.register_layer(%s, kind=..., kernel=...) to prune it.',
                                layer.name, type(layer).__name__, type(layer).__name__)
             continue
-        if names is not None and layer.name not in names:
+        if names is not None and layer.name not in names and not any(units.get(n) is layer for n in names):
             continue
-        out.append((layer, layer_info(layer, _producers(layer, cache))))
+        out.extend((layer, info) for info in _unit_infos(layer, _producers(layer, cache))
+                   if names is None or layer.name in names or info.name in names)
     return out
 
 

@@ -1,9 +1,13 @@
 """Which Keras layers hwprune can prune, and how to read them.
 
-A registry maps layer classes to a :class:`LayerSpec` (layer kind and kernel attribute),
+A registry maps layer classes to :class:`LayerSpec` entries (layer kind and kernel attribute),
 resolved along the class MRO so that subclasses work: QKeras ``QDense`` is a ``Dense`` and is
 pruned like one. Classes that subclass a prunable class but compute something else (Keras 2's
 ``Conv2DTranspose`` is a ``Conv2D``) are registered as *not* prunable.
+
+A layer with two kernels is pruned as two *units*, named as hls4ml names the layers it splits
+it into: ``SeparableConv2D`` ``'sep'`` becomes ``'sep_depthwise'`` (a ``depthwise2d`` kernel)
+and ``'sep_pointwise'`` (a 1x1 ``conv2d`` kernel); :func:`specs_for` lists them.
 
 Register your own layer (like tfmot's ``PrunableLayer``):
 
@@ -33,13 +37,25 @@ keras = tf.keras
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """How to prune one layer class: its kind and the attribute holding its kernel variable."""
+    """How to prune one kernel of a layer class.
+
+    Attributes:
+        kind: the kernel's layer kind (:data:`hwprune.layouts.KINDS`).
+        kernel: the attribute holding the kernel variable.
+        suffix: appended to the layer name to name this unit (``''`` for single-kernel layers;
+            hls4ml's split-node suffixes for SeparableConv).
+        quantizer: the QKeras config key of the kernel's quantizer.
+        precision: the hls4ml ``Precision`` key of the kernel's type.
+    """
 
     kind: str
     kernel: str = 'kernel'
+    suffix: str = ''
+    quantizer: str = 'kernel_quantizer'
+    precision: str = 'weight'
 
 
-_REGISTRY: dict[type, LayerSpec | None] = {}
+_REGISTRY: dict[type, tuple[LayerSpec, ...] | None] = {}
 
 
 def register_layer(cls: type, kind: str | None, kernel: str = 'kernel') -> None:
@@ -47,40 +63,77 @@ def register_layer(cls: type, kind: str | None, kernel: str = 'kernel') -> None:
 
     Args:
         cls: a Keras layer class.
-        kind: ``'dense'``, ``'conv1d'``, ``'conv2d'`` (the kernel must have the Keras shape of
-            that kind), or ``None`` to exclude the class and its subclasses.
+        kind: ``'dense'``, ``'conv1d'``, ``'conv2d'``, ``'depthwise1d'``, ``'depthwise2d'`` (the
+            kernel must have the Keras shape of that kind), or ``None`` to exclude the class and
+            its subclasses.
         kernel: name of the attribute holding the kernel ``tf.Variable``.
     """
     if not isinstance(cls, type) or not issubclass(cls, keras.layers.Layer):
         raise invalid('cls', cls, 'a tf.keras Layer subclass', TypeError)
-    _REGISTRY[cls] = None if kind is None else LayerSpec(check_kind(kind), kernel)
+    _REGISTRY[cls] = None if kind is None else (LayerSpec(check_kind(kind), kernel),)
 
 
-def spec_for(layer) -> LayerSpec | None:
-    """The :class:`LayerSpec` of a layer instance (or class), ``None`` if it has no layout."""
+def _register_units(cls: type, specs) -> None:
+    for spec in specs:
+        check_kind(spec.kind)
+    _REGISTRY[cls] = tuple(specs)
+
+
+def specs_for(layer) -> tuple[LayerSpec, ...]:
+    """Every :class:`LayerSpec` of a layer instance (or class), in data-flow order; ``()`` if none."""
     cls = layer if isinstance(layer, type) else type(layer)
     for klass in cls.__mro__:
         if klass in _REGISTRY:
-            return _REGISTRY[klass]
-    return None
+            return _REGISTRY[klass] or ()
+    return ()
 
 
-def kernel_variable(layer) -> tf.Variable:
-    """The kernel variable of a registered, built layer."""
-    spec = spec_for(layer)
-    if spec is None:
+def spec_for(layer) -> LayerSpec | None:
+    """The :class:`LayerSpec` of a single-kernel layer instance (or class); ``None`` if it has no
+    layout or several kernels (see :func:`specs_for`)."""
+    specs = specs_for(layer)
+    return specs[0] if len(specs) == 1 else None
+
+
+def is_prunable(layer) -> bool:
+    """Whether hwprune has a layout for at least one kernel of the layer."""
+    return bool(specs_for(layer))
+
+
+def kernel_variable(layer, unit=None) -> tf.Variable:
+    """The kernel variable of a registered, built layer.
+
+    Args:
+        layer: the Keras layer.
+        unit: for layers with several kernels, the unit (its name or its ``LayerInfo``);
+            default: the first kernel.
+    """
+    specs = specs_for(layer)
+    if not specs:
         raise invalid('layer', getattr(layer, 'name', layer), 'a layer with a registered layout (see '
                       'hwprune.keras.register_layer)', TypeError)
+    spec = specs[0]
+    if unit is not None:
+        name = getattr(unit, 'name', unit)
+        matches = [s for s in specs if layer.name + s.suffix == name]
+        if not matches:
+            raise invalid('unit', name, 'one of ' + ', '.join(repr(layer.name + s.suffix) for s in specs))
+        spec = matches[0]
     return getattr(layer, spec.kernel)
 
 
 register_layer(keras.layers.Dense, 'dense')
 register_layer(keras.layers.Conv1D, 'conv1d')
 register_layer(keras.layers.Conv2D, 'conv2d')
-for _cls in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv2D,
-             keras.layers.SeparableConv1D, keras.layers.SeparableConv2D, keras.layers.Conv3D):
-    register_layer(_cls, None)
+_register_units(keras.layers.DepthwiseConv2D, (LayerSpec('depthwise2d', 'depthwise_kernel', '', 'depthwise_quantizer'),))
 if hasattr(keras.layers, 'DepthwiseConv1D'):
-    register_layer(keras.layers.DepthwiseConv1D, None)
+    _register_units(keras.layers.DepthwiseConv1D,
+                    (LayerSpec('depthwise1d', 'depthwise_kernel', '', 'depthwise_quantizer'),))
+for _cls, _dim in ((keras.layers.SeparableConv1D, '1d'), (keras.layers.SeparableConv2D, '2d')):
+    _register_units(_cls, (
+        LayerSpec('depthwise' + _dim, 'depthwise_kernel', '_depthwise', 'depthwise_quantizer', 'depthwise'),
+        LayerSpec('conv' + _dim, 'pointwise_kernel', '_pointwise', 'pointwise_quantizer', 'pointwise')))
+for _cls in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3D):
+    register_layer(_cls, None)
 
-__all__ = ['LayerSpec', 'kernel_variable', 'register_layer', 'spec_for']
+__all__ = ['LayerSpec', 'is_prunable', 'kernel_variable', 'register_layer', 'spec_for', 'specs_for']

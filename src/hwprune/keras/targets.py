@@ -31,7 +31,8 @@ def _warn_unmentioned(config: Mapping, model) -> None:
     if not named:
         return
     from .layers import prunable_layers
-    missing = [info.name for _, info in prunable_layers(model, warn=False) if info.name.lower() not in named]
+    missing = list(dict.fromkeys(layer.name for layer, _ in prunable_layers(model, warn=False)
+                                 if layer.name.lower() not in named))
     if missing:
         logger.warning("The hls4ml config has per-layer entries but none for %s; hwprune costs %s with the config's "
                        "model/type defaults, as hls4ml would. Is the config for this model?",

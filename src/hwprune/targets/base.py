@@ -34,7 +34,7 @@ import numpy as np
 
 from .._validation import invalid
 from ..knapsack import solve_knapsack
-from ..layouts import GroupLayout, check_kernel_shape, check_kind, mult_shape
+from ..layouts import KINDS, GroupLayout, check_kernel_shape, check_kind, mult_shape
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ class LayerInfo:
 
     Attributes:
         name: the layer's name (hls4ml configs are keyed by it).
-        kind: ``'dense'``, ``'conv1d'`` or ``'conv2d'``.
-        kernel_shape: the Keras kernel shape (``(n_in, n_out)``, ``(fw, C, F)``, ``(fh, fw, C, F)``).
+        kind: ``'dense'``, ``'conv1d'``, ``'conv2d'``, ``'depthwise1d'`` or ``'depthwise2d'``.
+        kernel_shape: the Keras kernel shape (``(n_in, n_out)``, ``(fw, C, F)``, ``(fh, fw, C, F)``,
+            depthwise ``(fw, C, dm)``, ``(fh, fw, C, dm)``).
         input_shape: per-sample input shape, channels last (``None`` if unknown).
         output_shape: per-sample output shape, channels last (``None`` if unknown).
         strides: convolution strides (one per spatial axis).
@@ -181,6 +182,19 @@ class Target:
     resources: tuple = ()
     #: Resources constrained when the user names none.
     default_resources: tuple = ()
+    #: Layer kinds the target has a cost model for; :meth:`layer_model` returns ``None`` for others.
+    kinds: tuple = KINDS
+
+    def models_kind(self, info: LayerInfo) -> bool:
+        """Whether the target costs layers of ``info.kind``; logs once per layer when it does not."""
+        if info.kind in self.kinds:
+            return True
+        seen = self.__dict__.setdefault('_unmodelled', set())
+        if info.name not in seen:
+            seen.add(info.name)
+            logger.warning('Layer %r (%s): target %r has no cost model for %s layers; it is left unpruned.',
+                           info.name, info.class_name or info.kind, self.name, info.kind)
+        return False
 
     def check_resources(self, resources) -> tuple[str, ...]:
         """Validate resource names against :attr:`resources` (case-insensitive)."""

@@ -151,6 +151,8 @@ class Energy(Target):
     """
 
     name = 'energy'
+    #: Depthwise kernels are not one matrix product the array/model maps; they are left unpruned.
+    kinds = ('dense', 'conv1d', 'conv2d')
     resources = RESOURCES
     default_resources = ('energy',)
 
@@ -197,8 +199,11 @@ class Energy(Target):
         return counts
 
     # ------------------------------------------------------------------ target interface
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'EnergyLayerModel':
-        return EnergyLayerModel(self, info, self.check_resources(resources))
+    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'EnergyLayerModel | None':
+        resources = self.check_resources(resources)
+        if not self.models_kind(info):
+            return None
+        return EnergyLayerModel(self, info, resources)
 
     def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',
                regrowth: bool = False) -> list[np.ndarray]:

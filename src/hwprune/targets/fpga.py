@@ -37,8 +37,8 @@ import numpy as np
 
 from .. import hardware
 from .._validation import check_choice, check_int, invalid
-from ..layouts import (bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor, dsp_layout,
-                       unstructured_layout)
+from ..layouts import (DEPTHWISE_KINDS, bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor,
+                       dsp_layout, resource_block, unstructured_layout)
 from .base import LayerInfo, LayerModel, Target
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,9 @@ def choose_strategy(kind: str, settings: FPGALayerSettings, n_weights: int | Non
     becomes: ``latency`` for a Dense layer of at most :data:`hwprune.hardware.LATENCY_MAX_WEIGHTS`
     weights (any zero pattern saves multipliers) and for RF 1 or a convolution under
     ``io_parallel`` (where hls4ml refuses ``resource_unrolled``); ``resource_unrolled`` otherwise
-    (a multiplier is freed when its RF weights are all zero). A pinned strategy is left alone.
+    (a multiplier is freed when its RF weights are all zero). Depthwise kernels always get
+    ``latency``: hls4ml 1.3 has no ResourceUnrolled depthwise kernel and its io_parallel one
+    supports Latency only. A pinned strategy is left alone.
 
     Example:
         >>> choose_strategy('dense', FPGALayerSettings(reuse_factor=4, strategy='Resource'), 64 * 32)
@@ -107,7 +109,7 @@ def choose_strategy(kind: str, settings: FPGALayerSettings, n_weights: int | Non
     strategy = settings.strategy
     if settings.pinned or strategy == 'latency':
         return strategy
-    if settings.reuse_factor == 1:
+    if settings.reuse_factor == 1 or kind in DEPTHWISE_KINDS:
         return 'latency'
     if kind != 'dense' and settings.io_type == 'io_parallel':
         return 'latency'
@@ -174,6 +176,8 @@ class FPGATarget(Target):
         if not self.as_converted and s.strategy == 'resource_unrolled' and (
                 s.reuse_factor == 1 or (info.kind != 'dense' and s.io_type == 'io_parallel')):
             strategy = 'resource'  # what hls4ml 1.3 falls back to
+        if info.kind in DEPTHWISE_KINDS and strategy == 'resource_unrolled':
+            strategy = 'latency'  # hls4ml 1.3 builds any non-Resource depthwise layer as Latency
         n_in, n_out = info.mult_shape
         rf = s.reuse_factor
         if strategy == 'resource':
@@ -202,10 +206,19 @@ class FPGATarget(Target):
         if strategy == 'resource':
             logger.warning('Layer %r: strategy Resource ignores zero weights; pruning it saves no DSP. Let '
                            'hwprune.convert choose the strategy or use Latency/resource_unrolled.', info.name)
+            if info.kind in DEPTHWISE_KINDS and s.io_type == 'io_parallel':
+                logger.warning('Layer %r: hls4ml 1.3 supports depthwise convolutions under io_parallel with Latency '
+                               'only; its Resource kernel stops the C simulation with an assertion.', info.name)
 
     # ---------------------------------------------------------------- models
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> LayerModel:
+    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> LayerModel | None:
         resources = self.check_resources(resources)
+        if info.kind in DEPTHWISE_KINDS and info.kernel_shape[-1] != 1:
+            if (info.name, 'depth_multiplier') not in self._warned:
+                self._warned.add((info.name, 'depth_multiplier'))
+                logger.warning('Layer %r: depth_multiplier=%d, but hls4ml 1.3 builds depthwise convolutions with '
+                               'depth_multiplier=1 only; the layer is not costed.', info.name, info.kernel_shape[-1])
+            return None
         r = self.resolve(info)
         return FPGALayerModel(info, r, resources)
 
@@ -233,7 +246,8 @@ class FPGALayerModel(LayerModel):
         # hls4ml keeps weights in a BRAM ROM only under the Resource strategies with RF > 1; Latency
         # partitions them into registers/LUTs
         self.stores_rom = settings.strategy in ('resource', 'resource_unrolled') and rf > 1
-        self.bram_depth_factor = math.ceil(rf / hardware.BRAM_DEPTH) if self.stores_rom else 0
+        words = resource_block(info.kind, info.kernel_shape, rf)  # ROM depth: the RF a multiplier serves
+        self.bram_depth_factor = math.ceil(words / hardware.BRAM_DEPTH) if self.stores_rom else 0
         self.bram_columns = bram_group_columns(self.dsp.n_groups, bits) * self.bram_depth_factor
         if 'BRAM' in resources and self.stores_rom:
             layout = self.bram  # groups owning whole BRAM columns, so that BRAM costs add up

@@ -233,6 +233,8 @@ class PIMArray(Target):
     """
 
     name = 'pim'
+    #: Depthwise kernels are not one matrix product the array/model maps; they are left unpruned.
+    kinds = ('dense', 'conv1d', 'conv2d')
     resources = RESOURCES
     default_resources = ('cycles',)
 
@@ -305,8 +307,11 @@ class PIMArray(Target):
         return (h, w), (kh, kw), ic, oc
 
     # ------------------------------------------------------------------ target interface
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'PIMLayerModel':
-        return PIMLayerModel(self, info, self.check_resources(resources))
+    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'PIMLayerModel | None':
+        resources = self.check_resources(resources)
+        if not self.models_kind(info):
+            return None
+        return PIMLayerModel(self, info, resources)
 
     def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',
                regrowth: bool = False) -> list[np.ndarray]:

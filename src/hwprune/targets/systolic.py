@@ -263,6 +263,8 @@ class SystolicArray(Target):
     """
 
     name = 'systolic'
+    #: Depthwise kernels are not one matrix product the array/model maps; they are left unpruned.
+    kinds = ('dense', 'conv1d', 'conv2d')
     resources = RESOURCES
     default_resources = ('tiles',)
 
@@ -302,8 +304,11 @@ class SystolicArray(Target):
         return Packing(groups, selector, packed, pruned, conflicts, self.rows, self.cols)
 
     # ------------------------------------------------------------------ target interface
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'SystolicLayerModel':
-        return SystolicLayerModel(self, info, self.check_resources(resources))
+    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'SystolicLayerModel | None':
+        resources = self.check_resources(resources)
+        if not self.models_kind(info):
+            return None
+        return SystolicLayerModel(self, info, resources)
 
     def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',
                regrowth: bool = False) -> list[np.ndarray]:
