@@ -449,3 +449,58 @@ def test_links_only_through_per_channel_layers():
     model = keras.Model(inputs, e)
     links = {(l.producer.name, l.consumer.name) for l in find_links(model, ['a', 'b', 'c', 'e'])}
     assert links == {('a', 'b')}  # softmax mixes channels: no constant per dead unit
+
+
+def separable_model(seed=0):
+    tf.keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding='same', activation='relu', name='c0')(inputs)
+    h = keras.layers.DepthwiseConv2D(3, padding='same', activation='relu', name='dw')(h)
+    h = keras.layers.SeparableConv2D(6, 3, strides=2, activation='relu', name='sep')(h)
+    h = keras.layers.Flatten()(h)
+    outputs = keras.layers.Dense(5, name='out')(h)
+    model = keras.Model(inputs, outputs)
+    model.compile('adam', keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def test_depthwise_and_separable_kernels_are_pruned_as_hls4ml_units():
+    model = separable_model()
+    x = np.random.default_rng(0).normal(size=(128, 8, 8, 1)).astype('float32')
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype('int32') * 2
+    cfg = {'Model': {'ReuseFactor': 2, 'Strategy': 'Resource', 'Precision': 'ap_fixed<16,6>'}}
+    cb = hwprune.HardwarePruning(cfg, budget=hwprune.ConstantBudget(0.4), regularization=1e-3, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=32, callbacks=[cb], verbose=0)
+    infos = {e['info'].name: e['info'] for e in cb.layers_}
+    assert list(infos) == ['c0', 'dw', 'sep_depthwise', 'sep_pointwise', 'out']
+    assert [infos[n].kind for n in infos] == ['conv2d', 'depthwise2d', 'depthwise2d', 'conv2d', 'dense']
+    # the SeparableConv as hls4ml splits it: depthwise (strides 2, valid) -> 1x1 pointwise
+    assert infos['sep_depthwise'].output_shape == (3, 3, 4) and infos['sep_depthwise'].strides == (2, 2)
+    assert infos['sep_pointwise'].input_shape == (3, 3, 4) and infos['sep_pointwise'].strides == (1, 1)
+    assert infos['sep_pointwise'].kernel_shape == (1, 1, 4, 6) and infos['sep_pointwise'].inputs == ('sep_depthwise',)
+    assert infos['sep_depthwise'].inputs == ('dw',) and not infos['sep_depthwise'].use_bias
+    assert cb.usage()['DSP'] <= 0.4 * cb.initial_usage[0] + 1e-9
+    sep = model.get_layer('sep')
+    for entry in cb.layers_:
+        mask = entry['mask'].numpy()
+        assert np.all(entry['kernel'].numpy()[mask == 0] == 0)
+    assert cb.layers_[2]['kernel'] is sep.depthwise_kernel and cb.layers_[3]['kernel'] is sep.pointwise_kernel
+    report = hwprune.estimate(model, cfg)
+    assert report.total['DSP'] == pytest.approx(cb.usage()['DSP'])
+    assert report.details['dw']['strategy'] == 'latency'  # Resource would ignore the zeros
+    assert hwprune.keras.specs_for(sep)[1].kernel == 'pointwise_kernel'
+    only = hwprune.HardwarePruning(cfg, layers=['sep_pointwise', 'dw'], verbose=0)
+    model.fit(x, y, epochs=1, callbacks=[only], verbose=0)
+    assert [e['info'].name for e in only.layers_] == ['dw', 'sep_pointwise']
+
+
+def test_targets_without_depthwise_models_leave_those_layers_unpruned(caplog):
+    model = separable_model()
+    x = np.random.default_rng(1).normal(size=(64, 8, 8, 1)).astype('float32')
+    y = np.zeros(64, 'int32')
+    with caplog.at_level(logging.WARNING):
+        cb = hwprune.HardwarePruning(hwprune.targets.SystolicArray(rows=8, cols=8), budget=hwprune.ConstantBudget(0.5),
+                                     verbose=0)
+        model.fit(x, y, epochs=1, callbacks=[cb], verbose=0)
+    assert [e['info'].name for e in cb.layers_] == ['c0', 'sep_pointwise', 'out']
+    assert "'dw'" in caplog.text and 'no cost model for depthwise2d' in caplog.text

@@ -165,3 +165,29 @@ def test_parallelization_factor_is_read_and_costed():
     assert one == 18  # one pixel per iteration: every tap is live in some partition
     # all 36 pixels in one iteration: the padded taps of border pixels fold away
     assert every.usage_dict(kernel)['DSP'] == 2 * (36 * 9 - 4 * 6 * 3 + 4)
+
+
+def test_depthwise_strategy_and_costs(caplog):
+    s = lambda **kw: FPGALayerSettings(**{'reuse_factor': 4, 'strategy': 'resource', **kw})  # noqa: E731
+    for io_type in ('io_parallel', 'io_stream'):  # no ResourceUnrolled depthwise kernel in hls4ml 1.3
+        assert choose_strategy('depthwise2d', s(io_type=io_type)) == 'latency'
+    assert choose_strategy('depthwise2d', s(pinned=True)) == 'resource'
+    info = LayerInfo('dw', 'depthwise2d', (3, 3, 8, 1), input_shape=(6, 6, 8), output_shape=(6, 6, 8),
+                     padding='same')
+    kernel = np.ones(info.kernel_shape)
+    kernel[..., :2, :] = 0  # two dead channels
+    converted = FPGATarget(default=s()).layer_model(info, ('DSP', 'params'))
+    assert converted.details['strategy'] == 'latency'
+    # PF 1: one pixel slot; every tap of a live channel is live somewhere -> 54 products / RF 4
+    assert converted.usage_dict(kernel) == {'DSP': 14.0, 'params': 54.0}
+    with caplog.at_level(logging.WARNING):
+        plain = FPGATarget(default=s(), as_converted=False).layer_model(info, ('DSP', 'BRAM'))
+    assert plain.details['strategy'] == 'resource' and plain.details['reuse_factor'] == 4
+    assert plain.usage_dict(kernel)['DSP'] == 18  # ceil(72 / 4), zeros ignored
+    assert 'Latency only' in caplog.text  # io_parallel Resource depthwise stops hls4ml's C simulation
+    unrolled = FPGATarget(default=s(strategy='resource_unrolled'), as_converted=False).layer_model(info, ('DSP',))
+    assert unrolled.details['strategy'] == 'latency'  # what hls4ml builds
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert FPGATarget().layer_model(LayerInfo('dw2', 'depthwise2d', (3, 3, 4, 2)), ('DSP',)) is None
+    assert 'depth_multiplier=2' in caplog.text

@@ -281,3 +281,33 @@ def test_pin_auto_precisions_copies_and_validates():
     assert cfg['LayerName']['fc']['Precision']['result'] == 'auto'  # the user's dict is untouched
     with _pytest.raises(ValueError, match='`precision`'):
         pin_auto_precisions({'LayerName': {}})
+
+
+def test_separable_units_get_their_kernels_settings_as_hls4ml_does(tmp_path):
+    """hls4ml splits a (Q)SeparableConv into <name>_depthwise and <name>_pointwise, each with the
+    layer's config and its own kernel type; hwprune's units must read the same settings."""
+    import hls4ml
+    import tensorflow as tf
+    from qkeras import QDepthwiseConv2D, QSeparableConv2D, quantized_bits
+
+    keras = tf.keras
+    inp = keras.Input((6, 6, 2))
+    x = QDepthwiseConv2D(3, depthwise_quantizer=quantized_bits(7, 0, alpha=1), name='qdw')(inp)
+    x = QSeparableConv2D(3, 3, depthwise_quantizer=quantized_bits(6, 0, alpha=1),
+                         pointwise_quantizer=quantized_bits(10, 0, alpha=1), name='qsep')(x)
+    x = keras.layers.SeparableConv2D(2, 1, name='sep')(x)
+    model = keras.Model(inp, keras.layers.Flatten()(x))
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_precision='fixed<14,6>')
+    cfg['LayerName']['qsep']['ReuseFactor'] = 3
+    cfg['LayerName']['sep']['Precision']['depthwise'] = 'fixed<12,4>'
+    cfg['LayerName']['sep']['Precision']['pointwise'] = 'fixed<9,3>'
+    ours = read_hls_config(cfg, model=model)
+    assert set(ours.layers) == {'qdw', 'qsep_depthwise', 'qsep_pointwise', 'sep_depthwise', 'sep_pointwise'}
+    hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=copy.deepcopy(cfg),
+                                                           output_dir=str(tmp_path / 'prj'))
+    for name, settings in ours.layers.items():
+        node = hls_model.graph[name]
+        assert settings.weight_bits == node.weights['weight'].type.precision.width, name
+        assert settings.reuse_factor == node.get_attr('reuse_factor'), name
+    assert [ours.layers[n].weight_bits for n in ('qdw', 'qsep_depthwise', 'qsep_pointwise', 'sep_depthwise',
+                                                  'sep_pointwise')] == [7, 6, 10, 12, 9]

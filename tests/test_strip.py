@@ -775,3 +775,26 @@ def test_random_models_quick(spec):
 @given(model_specs())
 def test_random_models_property(spec):
     check_strip(spec, idempotent=True)
+
+
+def test_depthwise_and_separable_layers_are_kept_whole():
+    tf.keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 2))
+    h = keras.layers.Conv2D(4, 3, padding='same', activation='relu', name='c0')(inputs)
+    h = keras.layers.DepthwiseConv2D(3, padding='same', activation='relu', name='dw')(h)
+    h = keras.layers.SeparableConv2D(3, 3, activation='relu', name='sep')(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(6, activation='relu', name='fc')(h)
+    model = keras.Model(inputs, keras.layers.Dense(2, name='out')(h))
+    weights = model.get_layer('dw').get_weights()
+    weights[0][..., 1, :] = 0.0  # a dead depthwise channel (bias still nonzero: a constant channel)
+    model.get_layer('dw').set_weights(weights)
+    fc = model.get_layer('fc').get_weights()
+    fc[0][:, 2] = 0.0
+    fc[1][2] = 0.0
+    model.get_layer('fc').set_weights(fc)
+    small = strip(model)
+    assert small.get_layer('c0').filters == 4 and small.get_layer('sep').filters == 3  # kept whole
+    assert small.get_layer('fc').units == 5  # the Dense behind them is still stripped
+    x = np.random.default_rng(0).normal(size=(16, 6, 6, 2)).astype('float32')
+    np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

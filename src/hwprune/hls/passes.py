@@ -335,7 +335,9 @@ class StrategyPass(OptimizerPass):
             return False
         n_in, n_out = mult_shape(kind, kernel_shape(node))
         chosen = choose_strategy(kind, settings, n_in * n_out)
-        if chosen == 'resource_unrolled':
+        if chosen == 'resource_unrolled' and kind in DEPTHWISE_KINDS:
+            chosen = 'latency'  # a pinned ResourceUnrolled depthwise layer: hls4ml builds it as Latency
+        elif chosen == 'resource_unrolled':
             if rf <= 1 or (kind != 'dense' and io_type == 'io_parallel'):
                 chosen = 'resource'  # what hls4ml falls back to (a pinned ResourceUnrolled only)
             else:

@@ -32,7 +32,7 @@ def measure_activation_sparsity(model, x, layers: Iterable[str] | None = None, b
         model: a built tf.keras model (Sequential or functional).
         x: sample inputs (an array, or a list of arrays for a multi-input model).
         layers: names of the layers to measure (any layer with one input); default: every layer
-            hwprune can prune (Dense, Conv1D, Conv2D and registered layers).
+            hwprune can prune (Dense, Conv, DepthwiseConv, SeparableConv and registered layers).
         batch_size: samples per forward pass.
         atol: values with ``|a| <= atol`` count as zero.
 
@@ -56,7 +56,7 @@ def measure_activation_sparsity(model, x, layers: Iterable[str] | None = None, b
         raise invalid('atol', atol, 'a number >= 0')
     by_name = {layer.name: layer for layer in model.layers}
     if layers is None:
-        names = [layer.name for layer, _ in prunable_layers(model, warn=False)]
+        names = list(dict.fromkeys(layer.name for layer, _ in prunable_layers(model, warn=False)))
     else:
         names = [str(n) for n in layers]
         for name in names:

@@ -258,7 +258,7 @@ class HardwarePruning(keras.callbacks.Callback):
         found = prunable_layers(model, self.layer_names)
         outputs = output_layer_names(model)
         if not found:
-            raise invalid('model', model.name, 'a model with at least one prunable layer (Dense/Conv1D/Conv2D or a '
+            raise invalid('model', model.name, 'a model with at least one prunable layer (Dense, Conv, DepthwiseConv, SeparableConv or a '
                           'layer registered with hwprune.keras.register_layer)')
         if self._strength is None:
             with tf.init_scope():

@@ -151,7 +151,7 @@ class Energy(Target):
     """
 
     name = 'energy'
-    #: Depthwise kernels are not one matrix product the array/model maps; they are left unpruned.
+    #: The access model is written for Dense/Conv layers; depthwise kernels are left unpruned.
     kinds = ('dense', 'conv1d', 'conv2d')
     resources = RESOURCES
     default_resources = ('energy',)

@@ -173,11 +173,11 @@ class FPGATarget(Target):
         """Strategy and reuse factor hls4ml will really use, logging every change."""
         s = self.settings_for(info)
         strategy = choose_strategy(info.kind, s, info.n_weights) if self.as_converted else s.strategy
-        if not self.as_converted and s.strategy == 'resource_unrolled' and (
-                s.reuse_factor == 1 or (info.kind != 'dense' and s.io_type == 'io_parallel')):
-            strategy = 'resource'  # what hls4ml 1.3 falls back to
         if info.kind in DEPTHWISE_KINDS and strategy == 'resource_unrolled':
             strategy = 'latency'  # hls4ml 1.3 builds any non-Resource depthwise layer as Latency
+        elif not self.as_converted and s.strategy == 'resource_unrolled' and (
+                s.reuse_factor == 1 or (info.kind != 'dense' and s.io_type == 'io_parallel')):
+            strategy = 'resource'  # what hls4ml 1.3 falls back to
         n_in, n_out = info.mult_shape
         rf = s.reuse_factor
         if strategy == 'resource':
