@@ -12,11 +12,16 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 keras = tf.keras
 
 
-def trained_digits_cnn(epochs: int = 10):
-    """``(model, x_train, x_test, y_train, y_test, test_accuracy)`` for a Conv16-Conv32-Dense CNN."""
+def digits_split():
+    """``(x_train, x_test, y_train, y_test)``: 8x8x1 digit images in [0, 1], a fixed 75/25 split."""
     digits = load_digits()
     x = (digits.images / 16.0).astype('float32')[..., None]
-    x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.25, random_state=0)
+    return train_test_split(x, digits.target, test_size=0.25, random_state=0)
+
+
+def trained_digits_cnn(epochs: int = 10):
+    """``(model, x_train, x_test, y_train, y_test, test_accuracy)`` for a Conv16-Conv32-Dense CNN."""
+    x_train, x_test, y_train, y_test = digits_split()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.layers.Input((8, 8, 1)),

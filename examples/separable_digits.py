@@ -21,8 +21,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import hls4ml  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+from _digits import digits_split  # noqa: E402
 
 import hwprune  # noqa: E402
 
@@ -30,9 +29,7 @@ logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(mes
 keras = tf.keras
 out_dir = sys.argv[1] if len(sys.argv) > 1 else 'separable_digits_prj'
 
-digits = load_digits()
-x = (digits.images / 16.0).astype('float32')[..., None]
-x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.25, random_state=0)
+x_train, x_test, y_train, y_test = digits_split()  # scikit-learn's digits, shipped with it
 keras.utils.set_random_seed(0)
 model = keras.Sequential([
     keras.layers.Input((8, 8, 1)),
