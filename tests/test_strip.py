@@ -56,16 +56,22 @@ def assert_snapshot_equal(model, snap):
         np.testing.assert_array_equal(a, b)
 
 
+SEPARABLE = (L.SeparableConv1D, L.SeparableConv2D)
+DEPTHWISE = (L.DepthwiseConv1D, L.DepthwiseConv2D)
+
+
 def kill_units(layer, units, bias=None):
-    """Zero the kernel columns of ``units`` (and set their bias)."""
+    """Zero the kernel columns of ``units`` (and set their bias); a SeparableConv's pointwise ones."""
     weights = layer.get_weights()
-    weights[0][..., list(units)] = 0.0
+    k = 1 if isinstance(layer, SEPARABLE) else 0
+    weights[k][..., list(units)] = 0.0
     if bias is not None and layer.use_bias:
-        weights[1][list(units)] = bias
+        weights[k + 1][list(units)] = bias
     layer.set_weights(weights)
 
 
 def zero_rows(layer, rows):
+    """Zero the kernel rows reading input channels ``rows`` (a SeparableConv's depthwise channels)."""
     weights = layer.get_weights()
     weights[0][..., list(rows), :] = 0.0
     layer.set_weights(weights)
@@ -594,6 +600,7 @@ def model_specs(draw, allow_quantized=True):
             n_unused=draw(st.integers(0, 3)),
             dead_bias=draw(st.sampled_from([0.0, 0.3, -0.3, 'random'])),
             n_gamma0=draw(st.integers(0, 2)),
+            sep=draw(st.sampled_from([None, None, 'depthwise', 'separable'])) if family != 'dense' else None,
         ))
     return dict(
         family=family, functional=functional, blocks=blocks,
@@ -620,9 +627,22 @@ def build_model(spec):
             common.update(kernel_quantizer=kq, bias_quantizer=bq)
         if family == 'dense':
             return (QDense if quantized else L.Dense)(n, **common)
+        if block.get('sep') == 'separable':
+            if quantized:
+                common = dict(common, depthwise_quantizer=common.pop('kernel_quantizer'), pointwise_quantizer=kq)
+                cls = qkeras.QSeparableConv1D if family == 'conv1d' else qkeras.QSeparableConv2D
+            else:
+                cls = L.SeparableConv1D if family == 'conv1d' else L.SeparableConv2D
+            return cls(n, 2, padding=block['padding'], **common)
         if family == 'conv1d':
             return (qkeras.QConv1D if quantized else L.Conv1D)(n, 2, padding=block['padding'], **common)
         return (QConv2D if quantized else L.Conv2D)(n, 2, padding=block['padding'], **common)
+
+    def depthwise_layer(block, name):
+        common = dict(use_bias=block['use_bias'], name=name, padding=block['padding'])
+        if quantized and family == 'conv2d':
+            return qkeras.QDepthwiseConv2D(2, depthwise_quantizer=kq, bias_quantizer=bq, **common)
+        return (L.DepthwiseConv1D if family == 'conv1d' else L.DepthwiseConv2D)(2, **common)
 
     def activation(block, name):
         if quantized and block['act'] != 'linear':
@@ -647,6 +667,8 @@ def build_model(spec):
 
     def block_out(block, h, tag):
         h = weight_layer(block, f'w{tag}')(h)
+        if block.get('sep') == 'depthwise':
+            h = depthwise_layer(block, f'dw{tag}')(h)
         if block['bn']:
             h = L.BatchNormalization(name=f'bn{tag}')(h)
         h = activation(block, f'act{tag}')(h)
@@ -709,6 +731,8 @@ def build_model(spec):
             weights[0] = rng.uniform(-1, 1, weights[0].shape).astype('float32') / np.sqrt(fan_in)
             if layer.use_bias:
                 weights[1] = rng.uniform(-0.3, 0.3, weights[1].shape).astype('float32')
+        elif isinstance(layer, SEPARABLE + DEPTHWISE):
+            weights = [rng.uniform(-0.7, 0.7, w.shape).astype('float32') for w in weights]
         elif isinstance(layer, L.BatchNormalization):
             c = weights[0].shape[0]
             weights = [rng.uniform(0.5, 1.5, c), rng.uniform(-0.3, 0.3, c), rng.uniform(-0.3, 0.3, c),
@@ -717,6 +741,10 @@ def build_model(spec):
         layer.set_weights(weights)
     blocks = {f'w{i}{s}': b for i, b in enumerate(spec['blocks']) for s in ('', 'a', 'b', 'c')}
     for layer in model.layers:
+        if isinstance(layer, DEPTHWISE):  # dead depthwise channels: their output is the bias
+            block = blocks[layer.name.replace('dw', 'w', 1)]
+            c = layer.get_weights()[0].shape[-2]
+            zero_rows(layer, rng.choice(c, size=min(block['n_unused'], c), replace=False))
         block = blocks.get(layer.name)
         if block is None:
             continue
@@ -744,9 +772,9 @@ def check_strip(spec, idempotent=False):
     assert type(stripped) is type(model)
     assert [layer.name for layer in stripped.layers] == [layer.name for layer in model.layers]
     assert stripped.count_params() <= model.count_params() + sum(
-        width(layer) for layer in model.layers if isinstance(layer, (L.Dense, L.Conv1D, L.Conv2D)))
+        width(layer) for layer in model.layers if isinstance(layer, (L.Dense, L.Conv1D, L.Conv2D) + SEPARABLE))
     for old, new in zip(model.layers, stripped.layers):
-        if isinstance(old, (L.Dense, L.Conv1D, L.Conv2D)):
+        if isinstance(old, (L.Dense, L.Conv1D, L.Conv2D) + SEPARABLE):
             assert 1 <= width(new) <= width(old)
     for old_t, new_t in zip(model.outputs, stripped.outputs):
         assert old_t.shape.as_list() == new_t.shape.as_list()
@@ -777,24 +805,65 @@ def test_random_models_property(spec):
     check_strip(spec, idempotent=True)
 
 
-def test_depthwise_and_separable_layers_are_kept_whole():
+def _depthwise_model(padding='valid', quantized=False):
     tf.keras.utils.set_random_seed(0)
     inputs = keras.Input((6, 6, 2))
-    h = keras.layers.Conv2D(4, 3, padding='same', activation='relu', name='c0')(inputs)
-    h = keras.layers.DepthwiseConv2D(3, padding='same', activation='relu', name='dw')(h)
-    h = keras.layers.SeparableConv2D(3, 3, activation='relu', name='sep')(h)
-    h = keras.layers.Flatten()(h)
+    if quantized:
+        q = 'quantized_bits(8,1,alpha=1)'
+        conv = QConv2D(5, 1, activation='relu', name='c0', kernel_quantizer=q, bias_quantizer=q)
+        dw = qkeras.QDepthwiseConv2D(3, padding=padding, name='dw', depthwise_quantizer=q, bias_quantizer=q)
+        sep = qkeras.QSeparableConv2D(4, 2, name='sep', depthwise_quantizer=q, pointwise_quantizer=q,
+                                      bias_quantizer=q)
+    else:
+        conv = keras.layers.Conv2D(5, 1, activation='relu', name='c0')
+        dw = keras.layers.DepthwiseConv2D(3, padding=padding, name='dw')
+        sep = keras.layers.SeparableConv2D(4, 2, name='sep')
+    h = conv(inputs)
+    h = dw(h)
+    h = keras.layers.Activation('relu', name='a1')(h)
+    h = sep(h)
+    h = keras.layers.Activation('relu', name='a2')(h)
+    h = keras.layers.Flatten(name='flat')(h)
     h = keras.layers.Dense(6, activation='relu', name='fc')(h)
-    model = keras.Model(inputs, keras.layers.Dense(2, name='out')(h))
-    weights = model.get_layer('dw').get_weights()
-    weights[0][..., 1, :] = 0.0  # a dead depthwise channel (bias still nonzero: a constant channel)
-    model.get_layer('dw').set_weights(weights)
-    fc = model.get_layer('fc').get_weights()
-    fc[0][:, 2] = 0.0
-    fc[1][2] = 0.0
-    model.get_layer('fc').set_weights(fc)
+    return keras.Model(inputs, keras.layers.Dense(2, name='out')(h))
+
+
+def _set(model, name, index, where, value=0.0):
+    weights = model.get_layer(name).get_weights()
+    weights[index][where] = value
+    model.get_layer(name).set_weights(weights)
+
+
+@pytest.mark.parametrize('quantized', [False, True])
+@pytest.mark.parametrize('padding', ['valid', 'same'])
+def test_depthwise_and_separable_channels_are_stripped(padding, quantized):
+    model = _depthwise_model(padding, quantized)
+    _set(model, 'c0', 0, (Ellipsis, 1))           # c0 filter 1 dead, bias 0.5: a constant channel ...
+    _set(model, 'c0', 1, 1, 0.5)                  # ... through the depthwise layer (folds if 'valid')
+    _set(model, 'dw', 0, (Ellipsis, 3, 0))        # depthwise channel 3 dead: its output is relu(bias)
+    _set(model, 'sep', 1, (Ellipsis, 0, slice(None)))  # pointwise never reads channel 0
+    _set(model, 'sep', 1, (Ellipsis, 2))          # separable filter 2 dead
+    _set(model, 'sep', 2, 2, 0.0)
     small = strip(model)
-    assert small.get_layer('c0').filters == 4 and small.get_layer('sep').filters == 3  # kept whole
-    assert small.get_layer('fc').units == 5  # the Dense behind them is still stripped
-    x = np.random.default_rng(0).normal(size=(16, 6, 6, 2)).astype('float32')
-    np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    # channels 0 (unread) and 3 (constant) go in c0, dw and sep's depthwise kernel; channel 1 too when
+    # the constant folds exactly (valid padding)
+    expected = 2 if padding == 'valid' else 3
+    assert small.get_layer('c0').filters == expected
+    assert small.get_layer('dw').depthwise_kernel.shape[-2] == expected
+    assert small.get_layer('sep').depthwise_kernel.shape[-2] == expected
+    assert small.get_layer('sep').filters == 3
+    side = 3 if padding == 'valid' else 5
+    assert small.get_layer('fc').kernel.shape[0] == side * side * 3
+    assert_same_function(model, small, seed=1)
+
+
+def test_depthwise_with_depth_multiplier_is_a_barrier():
+    inputs = keras.Input((5, 5, 2))
+    h = keras.layers.Conv2D(3, 1, name='c0')(inputs)
+    h = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name='dw')(h)
+    model = keras.Model(inputs, keras.layers.Dense(2, name='out')(keras.layers.Flatten()(h)))
+    _set(model, 'c0', 0, (Ellipsis, 0))
+    _set(model, 'c0', 1, 0, 0.0)
+    small = strip(model)
+    assert small.get_layer('c0').filters == 3
+    assert_same_function(model, small, seed=2)

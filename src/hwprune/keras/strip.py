@@ -62,6 +62,10 @@ _PASS_TYPES = (
 ) + ((_L.Identity,) if hasattr(_L, 'Identity') else ())
 _MERGE_TYPES = (_L.Add, _L.Subtract, _L.Multiply, _L.Average, _L.Maximum, _L.Minimum)
 _WEIGHT_TYPES = (_L.Dense, _L.Conv1D, _L.Conv2D, _L.Conv3D)
+# Channel-wise layers with weights: channel c of the output reads channel c of the input only.
+_DEPTHWISE_TYPES = (_L.DepthwiseConv2D,) + ((_L.DepthwiseConv1D,) if hasattr(_L, 'DepthwiseConv1D') else ())
+# A depthwise kernel followed by a 1x1 pointwise one, pruned as one weight layer.
+_SEPARABLE_TYPES = (_L.SeparableConv1D, _L.SeparableConv2D)
 _TRANSPOSED_TYPES = (_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose)
 
 # Relative tolerance for "this probe output is the same at every position" and for "the
@@ -79,7 +83,8 @@ def strip(model: Any, atol: float = 0.0) -> Any:
     that are themselves constant: it then emits a constant, which is folded into the bias of
     the layers that read it. A unit is *unused* when every layer reading it has an all-zero
     kernel slice for it. Dead and unused units are removed together with the matching kernel
-    rows of their consumers, through activations, BatchNormalization, dropout, pooling,
+    rows of their consumers, through activations, BatchNormalization, depthwise convolutions
+    (SeparableConv layers are weight layers like Conv), dropout, pooling,
     padding, up-sampling, Flatten/Reshape, Add/Subtract/Multiply/Average/Maximum/Minimum and
     Concatenate. The widths of the model's inputs and outputs never change, and layers keep
     their names (hls4ml configurations are keyed by layer name). Layers that are not understood
@@ -265,6 +270,7 @@ class _Weight:
     bias: np.ndarray | None     # raw bias
     bias_eff: np.ndarray | None  # effective (quantised) bias, float64
     kq: Any = None              # kernel quantizer (private copy) or None
+    parts: tuple = ()           # SeparableConv: (depthwise kernel, pointwise kernel), raw
     bq: Any = None              # bias quantizer (private copy) or None
     elementwise: bool = True    # activation is elementwise (else its outputs are pinned)
     drop_const: np.ndarray | None = None  # per input channel: constant that may be folded
@@ -311,8 +317,13 @@ class _Analysis:
         single = len(ins) == 1
         same_channels = single and ins[0].channels == out.channels
 
-        if isinstance(layer, _WEIGHT_TYPES) and not isinstance(layer, _TRANSPOSED_TYPES):
+        if isinstance(layer, _WEIGHT_TYPES + _SEPARABLE_TYPES) and not isinstance(layer, _TRANSPOSED_TYPES):
             return 'weight' if single and not shared else 'barrier'
+        if isinstance(layer, _DEPTHWISE_TYPES):
+            if (same_channels and not shared and getattr(layer, 'depth_multiplier', 1) == 1 and _channels_last(layer)
+                    and _is_elementwise(getattr(layer, 'activation', None)) and _layer_quantizers_elementwise(layer)):
+                return 'depthwise'
+            return 'barrier'
         if isinstance(layer, _L.BatchNormalization):
             rank = len(ins[0].shape)
             axis = list(getattr(layer, 'axis', []) or [])
@@ -353,6 +364,8 @@ class _Analysis:
         return 'barrier'
 
     def _weight_info(self, node: _graph.Node) -> _Weight | None:
+        if isinstance(node.layer, _SEPARABLE_TYPES):
+            return self._separable_info(node)
         layer = node.layer
         t_in = self.graph.tensors[node.inputs[0]]
         t_out = self.graph.tensors[node.outputs[0]]
@@ -392,6 +405,64 @@ class _Analysis:
                        foldable=foldable, bias=bias, bias_eff=bias_eff, kq=kq, bq=bq,
                        elementwise=_is_elementwise(getattr(layer, 'activation', None)))
 
+    def _separable_info(self, node: _graph.Node) -> _Weight | None:
+        """A SeparableConv as one weight layer whose kernel is ``depthwise[t, c] * pointwise[c, f]``:
+        input channel ``c`` is read by unit ``f`` iff both are nonzero, and a constant input folds
+        into the bias through both (valid padding)."""
+        layer = node.layer
+        t_in = self.graph.tensors[node.inputs[0]]
+        t_out = self.graph.tensors[node.outputs[0]]
+        use_bias = bool(layer.use_bias)
+        if (getattr(layer, 'depth_multiplier', 1) != 1 or not _channels_last(layer)
+                or len(layer.weights) != 2 + use_bias or not _layer_quantizers_elementwise(layer)):
+            return None
+        depthwise = np.asarray(layer.depthwise_kernel.numpy())
+        pointwise = np.asarray(layer.pointwise_kernel.numpy())
+        if depthwise.shape[-2] != t_in.channels or pointwise.shape[-1] != t_out.channels:
+            return None
+        quantized = []
+        for values, name in ((depthwise, 'depthwise_quantizer'), (pointwise, 'pointwise_quantizer'),
+                             (np.asarray(layer.bias.numpy()) if use_bias else None, 'bias_quantizer')):
+            q = _fresh_quantizer(layer, name) if hasattr(layer, name) else None
+            try:
+                quantized.append(None if values is None else
+                                 _quantize(q, values) if q is not None else values.astype(np.float64))
+            except Exception as error:  # noqa: BLE001
+                logger.info('strip: cannot evaluate the quantizers of layer %r (%s); keeping it whole',
+                            layer.name, error)
+                return None
+        dw_eff, pw_eff, bias_eff = quantized
+        taps = dw_eff.reshape(-1, depthwise.shape[-2])  # (taps, C)
+        w_eff = taps[:, :, None] * pw_eff.reshape(pointwise.shape[-2:])[None]  # (taps, C, F)
+        dw_zero = ((np.abs(depthwise) <= self.atol) & (np.abs(dw_eff) <= self.atol)).reshape(taps.shape)
+        pw_zero = ((np.abs(pointwise) <= self.atol) & (np.abs(pw_eff) <= self.atol)).reshape(pointwise.shape[-2:])
+        zero = dw_zero[:, :, None] | pw_zero[None]
+        if not np.all(np.isfinite(w_eff)):
+            return None
+        foldable = layer.padding == 'valid' or all(k == 1 for k in depthwise.shape[:-2])
+        return _Weight(layer=layer, in_key=t_in.key, out_key=t_out.key, kernel=pointwise, w=w_eff, zero=zero,
+                       foldable=foldable, bias=np.asarray(layer.bias.numpy()) if use_bias else None,
+                       bias_eff=bias_eff, parts=(depthwise, pointwise),
+                       bq=_fresh_quantizer(layer, 'bias_quantizer') if hasattr(layer, 'bias_quantizer') else None,
+                       elementwise=_is_elementwise(getattr(layer, 'activation', None)))
+
+    def _depthwise_constants(self, node: _graph.Node, t_in, t_out, const_in: np.ndarray) -> np.ndarray:
+        """Channels of a depthwise layer that are constant: constant input (the probe checks the
+        padding), or every weight of the channel zero (the output is the bias)."""
+        layer = node.layer
+        kernel = np.asarray(layer.depthwise_kernel.numpy())
+        q = _fresh_quantizer(layer, 'depthwise_quantizer') if hasattr(layer, 'depthwise_quantizer') else None
+        try:
+            effective = _quantize(q, kernel) if q is not None else kernel
+        except Exception:  # noqa: BLE001 - unknown quantizer: no channel is known to be dead
+            effective = kernel
+        zero = ((np.abs(kernel) <= self.atol) & (np.abs(effective) <= self.atol)).reshape(-1, t_in.channels)
+        steady = np.isfinite(const_in) | zero.all(axis=0)
+        if not steady.any():
+            return np.full(t_out.channels, np.nan)
+        probed = _probe(layer, [t_in], [np.where(zero.all(axis=0), 0.0, const_in)], t_out.channels, as_list=False)
+        return np.where(steady, probed, np.nan)
+
     # -- main ---------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -421,7 +492,7 @@ class _Analysis:
             elif kind == 'weight':
                 if not self.weights[index].elementwise:
                     pins.append(outs[0].slots())
-            elif kind in ('pass', 'bn', 'reshape'):
+            elif kind in ('pass', 'bn', 'reshape', 'depthwise'):
                 uf.union_arrays(ins[0].slots(), outs[0].slots())
             elif kind == 'merge':
                 for t in ins:
@@ -481,6 +552,8 @@ class _Analysis:
                 if steady.any():
                     probed = _probe(layer, ins, values, outs[0].channels, as_list=False)
                     result = [np.where(steady, probed, np.nan)]
+            elif kind == 'depthwise':
+                result = [self._depthwise_constants(node, ins[0], outs[0], values[0])]
             elif kind == 'reshape':
                 result = [values[0].copy()]
             elif kind == 'flatten':
@@ -690,12 +763,18 @@ def _rebuild(model: Any, graph: _graph.Graph, analysis: _Analysis) -> Any:
         kind = analysis.kinds[index]
         if kind == 'weight':
             w = weights_by_layer[id(layer)]
-            kernel = np.take(np.take(w.kernel, np.flatnonzero(w.keep_rows), axis=-2),
-                             np.flatnonzero(w.keep_cols), axis=-1)
-            new.set_weights([kernel] + ([w.new_bias] if w.use_bias else []))
+            rows, cols = np.flatnonzero(w.keep_rows), np.flatnonzero(w.keep_cols)
+            if w.parts:  # SeparableConv: the depthwise kernel loses input channels only
+                kernels = [np.take(w.parts[0], rows, axis=-2), np.take(np.take(w.parts[1], rows, axis=-2), cols, axis=-1)]
+            else:
+                kernels = [np.take(np.take(w.kernel, rows, axis=-2), cols, axis=-1)]
+            new.set_weights(kernels + ([w.new_bias] if w.use_bias else []))
         elif kind == 'bn':
             keep = np.flatnonzero(analysis.keep[node.inputs[0]])
             new.set_weights([np.asarray(v)[keep] for v in layer.get_weights()])
+        elif kind == 'depthwise':  # kernel (..., C, 1) and bias (C,): the rebuilt layer infers C
+            keep = np.flatnonzero(analysis.keep[node.inputs[0]])
+            new.set_weights([np.take(np.asarray(v), keep, axis=-2 if v.ndim > 1 else 0) for v in layer.get_weights()])
         else:
             new.set_weights(layer.get_weights())
     removed = sum(int((~w.keep_cols).sum()) for w in analysis.weights.values())
