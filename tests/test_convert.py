@@ -243,3 +243,30 @@ def test_warns_when_auto_logits_feed_a_softmax(caplog):
     with caplog.at_level(logging.WARNING):
         _warn_auto_logits(model, pin_auto_precisions(cfg))
     assert caplog.text == ''
+
+
+def test_estimate_counts_qkeras_kernels_after_their_quantizer(tmp_path):
+    """A QKeras weight its quantizer rounds to 0 frees its multiplier in the firmware; estimate
+    must count it as hls4ml does (hwprune's limits in the converted project)."""
+    from qkeras import QConv1D, QDense, quantized_bits
+
+    import hwprune
+
+    tf.keras.utils.set_random_seed(0)
+    # 10 bits: wide enough for DSPs (hardware.DSP_MIN_WEIGHT_BITS), LSB 2^-9
+    q = dict(kernel_quantizer=quantized_bits(10, 0, alpha=1), bias_quantizer=quantized_bits(10, 0, alpha=1))
+    model = keras.Sequential([keras.Input((8, 2)), QConv1D(4, 3, name='qc', **q), keras.layers.Flatten(),
+                              QDense(3, name='qd', **q)])
+    rng = np.random.default_rng(0)
+    for layer in (model.get_layer('qc'), model.get_layer('qd')):
+        kernel, bias = layer.get_weights()
+        kernel = rng.uniform(-0.5, 0.5, kernel.shape).astype('float32')
+        kernel[rng.random(kernel.shape) < 0.4] = 5e-4  # nonzero in float, 0 after quantized_bits(10, 0)
+        layer.set_weights([kernel, bias])
+    cfg = F.hls_config(model, reuse_factor=2)
+    report = hwprune.estimate(model, cfg)
+    float_count = {name: -(-np.count_nonzero(model.get_layer(name).get_weights()[0]) // 2) for name in ('qd',)}
+    hls_model = convert(model, cfg, strip_model=False, output_dir=str(tmp_path))
+    for name in ('qc', 'qd'):
+        assert report.layers[name]['DSP'] == hls_model.graph[name].get_attr(P.LIMIT_ATTR), name
+    assert report.layers['qd']['DSP'] < float_count['qd']

@@ -867,3 +867,22 @@ def test_depthwise_with_depth_multiplier_is_a_barrier():
     small = strip(model)
     assert small.get_layer('c0').filters == 3
     assert_same_function(model, small, seed=2)
+
+
+_BLOCK = dict(width=1, use_bias=False, padding='valid', bn=False, act='linear', extra=None, merge=None, n_dead=0,
+              n_unused=0, dead_bias=0.0, n_gamma0=0)
+
+
+@pytest.mark.parametrize('blocks,layer,expected', [
+    # the downstream reads nothing: w0 keeps one channel, a live one, not its dead unit
+    ([dict(_BLOCK, width=3, n_dead=1), dict(_BLOCK), dict(_BLOCK, n_unused=1)], 'w0', 2),
+    # BN gamma 0 makes w1's only live unit constant: one group kept for w1's and bn1's outputs
+    ([dict(_BLOCK, width=5, n_gamma0=1), dict(_BLOCK, width=4, bn=True, n_dead=3), dict(_BLOCK)], 'w1', 1),
+])
+def test_channel_kept_for_a_layer_is_a_varying_one(blocks, layer, expected):
+    """Found by the property test: when every channel of a tensor could go, the one kept must not
+    be a dead (constant) unit, which would then stay instead of being folded, nor one per tensor."""
+    spec = dict(family='dense', functional=False, quantized=False, head='flatten', out_width=2, second_output=False,
+                second_input=False, seed=0, blocks=blocks)
+    model, stripped = check_strip(spec)
+    assert width(stripped.get_layer(layer)) == expected

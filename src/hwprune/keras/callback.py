@@ -32,7 +32,7 @@ from ..importance import METHODS as IMPORTANCE_METHODS
 from ..importance import NORMALIZATIONS, group_importance, normalize
 from ..layouts import DEPTHWISE_KINDS
 from ..targets.base import LayerState, Target
-from .layers import output_layer_names, prunable_layers
+from .layers import firmware_kernel, output_layer_names, prunable_layers
 from .deadunits import dead_units, find_links, fold, input_mask, output_mask, unit_constants, unread_units
 from .masks import KernelMask
 from .regularizers import GroupLasso
@@ -385,7 +385,10 @@ class HardwarePruning(keras.callbacks.Callback):
         return f
 
     def _usage_matrix(self) -> np.ndarray:
-        rows = [np.asarray(e['model'].usage(e['kernel'].numpy())) for e in self.layers_]
+        # QKeras kernels after their quantizer, as hls4ml builds them (the knapsack's group costs
+        # count float nonzeros, so the selected use is an upper bound of this)
+        rows = [np.asarray(e['model'].usage(firmware_kernel(e['layer'], e['info'], e['kernel'].numpy())))
+                for e in self.layers_]
         rows = np.array(rows, dtype=np.float64).reshape(len(self.layers_), -1)
         if self._weighted is not None:
             rows = np.concatenate([rows @ np.array(list(self._weighted.values()))[:, None], rows], axis=1)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
-
 from ..report import Report
-from .layers import prunable_layers
-from .registry import kernel_variable
+from .layers import firmware_kernel, prunable_layers
 from .targets import resolve_target
 
 
 def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: Sequence[str] | None = None,
              as_converted: bool = True) -> Report:
     """Per-layer and total resources of ``model``'s current weights. Never modifies the model.
+
+    QKeras kernels are counted after their kernel quantizer, as hls4ml converts them (a weight the
+    quantizer rounds to 0 frees its multiplier).
 
     Args:
         model: a built tf.keras model (Keras or QKeras layers).
@@ -44,7 +44,7 @@ def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: 
         layer_model = target.layer_model(info, resources)
         if layer_model is None:
             continue
-        kernel = np.asarray(kernel_variable(layer, info).numpy())
+        kernel = firmware_kernel(layer, info)  # QKeras: zeros after the kernel quantizer, as hls4ml sees them
         values[info.name] = layer_model.usage_dict(kernel)
         details[info.name] = target.summary(layer_model, kernel)
     return Report(values, details, target=target.name)

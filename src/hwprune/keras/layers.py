@@ -95,6 +95,25 @@ def _unit_infos(layer, producers: Iterable[str] = ()) -> list[LayerInfo]:
     return infos
 
 
+def firmware_kernel(layer, info: LayerInfo, kernel=None) -> np.ndarray:
+    """The kernel as hls4ml will hold it: the layer's QKeras kernel quantizer applied (a weight it
+    rounds to 0 is a zero, which frees its multiplier); plain Keras kernels are returned as they are.
+
+    Args:
+        layer: the Keras layer.
+        info: which of its kernels (a :class:`LayerInfo` from :func:`prunable_layers`).
+        kernel: values to use instead of the layer's current kernel.
+    """
+    spec = next((s for s in specs_for(layer) if layer.name + s.suffix == info.name), None)
+    if spec is None:
+        raise invalid('info', info.name, f'a kernel of layer {layer.name!r}')
+    values = getattr(layer, spec.kernel).numpy() if kernel is None else kernel
+    quantizer = getattr(layer, spec.quantizer + '_internal', None)
+    if quantizer is None or not getattr(layer, spec.quantizer, None):
+        return np.asarray(values)
+    return np.asarray(quantizer(tf.constant(values, dtype=tf.float32)), dtype=np.asarray(values).dtype)
+
+
 def prunable_layers(model, names: Iterable[str] | None = None, warn: bool = True):
     """``[(layer, LayerInfo), ...]`` of the model's layers that have a layout, one entry per
     kernel (a SeparableConv gives two, named ``<name>_depthwise`` and ``<name>_pointwise``).
@@ -135,4 +154,4 @@ def prunable_layers(model, names: Iterable[str] | None = None, warn: bool = True
     return out
 
 
-__all__ = ['layer_info', 'output_layer_names', 'prunable_layers']
+__all__ = ['firmware_kernel', 'layer_info', 'output_layer_names', 'prunable_layers']

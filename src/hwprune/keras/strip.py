@@ -619,10 +619,22 @@ class _Analysis:
     def _check(self, removed: np.ndarray, roots: np.ndarray) -> list:
         """Find what must additionally be kept; an empty list means the plan is valid."""
         pins = []
+        # a layer needs at least one channel: keep one group per emptied tensor, one that varies
+        # somewhere if possible (a constant one would stay instead of being folded), and one
+        # group for all the tensors it spans
+        varying = np.zeros(roots.size, dtype=bool)
+        for tensor in self.graph.tensors.values():
+            const = self.const.get(tensor.key)
+            slots = tensor.slots()
+            varying[roots[slots if const is None else slots[~np.isfinite(const)]]] = True
         for tensor in self.graph.tensors.values():
             slots = tensor.slots()
             if tensor.channels and removed[roots[slots]].all():
-                pins.append(roots[slots[0]])  # a layer needs at least one channel
+                candidates = roots[slots]
+                if np.isin(candidates, pins).any():
+                    continue
+                live = np.flatnonzero(varying[candidates])
+                pins.append(int(candidates[live[0] if live.size else 0]))
         if pins:
             return pins
         for w in self.weights.values():
