@@ -270,3 +270,12 @@ def test_estimate_counts_qkeras_kernels_after_their_quantizer(tmp_path):
     for name in ('qc', 'qd'):
         assert report.layers[name]['DSP'] == hls_model.graph[name].get_attr(P.LIMIT_ATTR), name
     assert report.layers['qd']['DSP'] < float_count['qd']
+
+
+def test_config_entries_for_split_units_are_explained(caplog):
+    model = F.separable_functional(qkeras=False)
+    cfg = F.hls_config(model)
+    cfg['LayerName']['sep_pointwise'] = {'ReuseFactor': 4}
+    with caplog.at_level(logging.WARNING, logger='hwprune'):
+        assert check_config_layers(model, cfg, strict=True) == []
+    assert "['sep_pointwise'] configures a layer hls4ml makes by splitting 'sep'" in caplog.text

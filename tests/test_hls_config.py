@@ -311,3 +311,39 @@ def test_separable_units_get_their_kernels_settings_as_hls4ml_does(tmp_path):
         assert settings.reuse_factor == node.get_attr('reuse_factor'), name
     assert [ours.layers[n].weight_bits for n in ('qdw', 'qsep_depthwise', 'qsep_pointwise', 'sep_depthwise',
                                                   'sep_pointwise')] == [7, 6, 10, 12, 9]
+
+
+@pytest.mark.parametrize('variant', ['unit_entry', 'parent_entry', 'type_conv2d', 'type_pointwise', 'type_both',
+                                     'type_depthwise', 'type_separable'])
+def test_split_and_pointwise_layers_resolve_like_hls4ml(variant, tmp_path):
+    """Which entry sets a split unit's (and a 1x1 convolution's) reuse factor and weight type: the
+    parent's entry as hls4ml copies it, then the unit's own, PointwiseConv2D before Conv2D, Model."""
+    import hls4ml
+
+    import hls_fixtures as F
+
+    model = F.separable_functional(qkeras=False)
+    cfg = F.hls_config(model)
+    types = cfg.setdefault('LayerType', {})
+    if variant == 'unit_entry':
+        cfg['LayerName']['sep_pointwise'] = {'ReuseFactor': 4}
+    elif variant == 'parent_entry':
+        cfg['LayerName']['sep']['ReuseFactor'] = 3
+        cfg['LayerName']['sep_depthwise'] = {'ReuseFactor': 9}  # the parent's copy wins
+    elif variant == 'type_conv2d':
+        types['Conv2D'] = {'ReuseFactor': 4}
+    elif variant == 'type_pointwise':
+        types['PointwiseConv2D'] = {'ReuseFactor': 4}
+    elif variant == 'type_both':
+        types.update({'Conv2D': {'ReuseFactor': 4}, 'PointwiseConv2D': {'ReuseFactor': 3}})
+    elif variant == 'type_depthwise':
+        types['DepthwiseConv2D'] = {'ReuseFactor': 6}
+    else:
+        types['SeparableConv2D'] = {'ReuseFactor': 4, 'Precision': {'pointwise': 'fixed<10,3>'}}
+    ours = read_hls_config(cfg, model=model)
+    hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=copy.deepcopy(cfg), backend='Vitis',
+                                                           output_dir=str(tmp_path / 'prj'))
+    for name in ('c0', 'dw', 'sep_depthwise', 'sep_pointwise', 'fc'):
+        node = hls_model.graph[name]
+        expected = (node.get_attr('reuse_factor'), node.weights['weight'].type.precision.width)
+        assert (ours.layers[name].reuse_factor, ours.layers[name].weight_bits) == expected, (variant, name)

@@ -235,18 +235,52 @@ def _lower_keys(mapping) -> dict:
     return {str(k).lower(): (k, v) for k, v in (mapping or {}).items()}
 
 
-class _Levels:
-    """The config entries that apply to one layer, most specific first."""
+def _split_copy(config: Mapping, parent: str, parent_class: str | None, part: str) -> dict | None:
+    """The entry hls4ml's ``separable_to_depthwise_and_conv`` gives ``<parent>_<part>``: the parent's
+    ``LayerType`` entry updated with its ``LayerName`` entry, with ``Precision['<part>']`` (and
+    ``_accum``/``_result``) renamed ``weight``/``accum``/``result`` and the other part's keys dropped."""
+    merged: dict = {}
+    for level, key in (('LayerType', parent_class), ('LayerName', parent)):
+        hit = _lower_keys(config.get(level)).get(str(key).lower()) if key is not None else None
+        if hit is not None and isinstance(hit[1], Mapping):
+            merged.update(hit[1])
+    if not merged:
+        return None
+    merged = copy.deepcopy(merged)
+    precision = merged.setdefault('Precision', {})
+    if isinstance(precision, dict):
+        other = 'pointwise' if part == 'depthwise' else 'depthwise'
+        for suffix, target in (('', 'weight'), ('_accum', 'accum'), ('_result', 'result')):
+            if part + suffix in precision:
+                precision[target] = precision.pop(part + suffix)
+        precision.pop(other, None)
+        precision.pop(other + '_accum', None)
+    return merged
 
-    def __init__(self, config: Mapping, name: str | None, hls_class: str | None):
+
+class _Levels:
+    """The config entries that apply to one layer, most specific first.
+
+    ``split``: ``(parent name, parent hls class, part)`` for a layer hls4ml makes by splitting a
+    SeparableConv (``part`` is ``'depthwise'`` or ``'pointwise'``): the parent's entry as hls4ml
+    copies it comes first, then the layer's own ``LayerName`` entry (keys the copy lacks), its
+    class's ``LayerType`` entry and ``Model``.
+    """
+
+    def __init__(self, config: Mapping, name: str | None, hls_class: str | None, split: tuple | None = None):
         self.name = name
         entries = []
+        if split is not None:
+            parent, parent_class, part = split
+            copied = _split_copy(config, parent, parent_class, part)
+            if copied is not None:
+                entries.append((f"hls_config['LayerName'][{parent!r}] (hls4ml's copy for {name!r})", copied))
         if name is not None:
             hit = _lower_keys(config.get('LayerName')).get(name.lower())
             if hit is not None and isinstance(hit[1], Mapping):
                 entries.append((f"hls_config['LayerName'][{hit[0]!r}]", hit[1]))
-        if hls_class is not None:
-            hit = _lower_keys(config.get('LayerType')).get(hls_class.lower())
+        for klass in ((hls_class,) if isinstance(hls_class, str) else tuple(hls_class or ())):
+            hit = _lower_keys(config.get('LayerType')).get(klass.lower())
             if hit is not None and isinstance(hit[1], Mapping):
                 entries.append((f"hls_config['LayerType'][{hit[0]!r}]", hit[1]))
         if isinstance(config.get('Model'), Mapping):
@@ -348,32 +382,32 @@ def _check_strategy(value, where: str, layer: str) -> str:
 
 def layer_settings(config: Mapping, name: str | None, hls_class: str | None = None, io_type: str | None = None,
                    quantizer_bits: int | None = None, model_known: bool = False,
-                   precision_key: str = 'weight') -> FPGALayerSettings:
+                   split: tuple | None = None) -> FPGALayerSettings:
     """Settings of one layer (``name=None``: the model default) from a loaded hls4ml config.
 
     Args:
         config: the hls4ml config dict (as :func:`load_hls_config` returns it).
         name: the layer name (``None`` for the ``Model`` level alone).
-        hls_class: hls4ml's class of the layer (``'Dense'``, ``'Conv1D'``, ``'Conv2D'``) for
-            ``LayerType`` entries.
+        hls_class: hls4ml's class of the layer (``'Dense'``, ``'Conv1D'``, ``'Conv2D'``...) for
+            ``LayerType`` entries, or several classes, most specific first.
         io_type: ``'io_parallel'``/``'io_stream'``; default: the config's ``IOType`` or io_parallel.
         quantizer_bits: width of the layer's QKeras kernel quantizer type, if it has one.
         model_known: whether the caller looked at the Keras model (so a missing quantizer is real).
-        precision_key: the ``Precision`` entry of the kernel's type (``'depthwise'``/``'pointwise'``
-            for the two kernels of a SeparableConv).
+        split: for a layer hls4ml makes by splitting a SeparableConv (``'sep_depthwise'``),
+            ``(parent name, parent hls class, 'depthwise' or 'pointwise')``.
 
     Example:
         >>> cfg = {'Model': {'ReuseFactor': 2}, 'LayerType': {'Dense': {'Strategy': 'Resource'}}}
         >>> layer_settings(cfg, 'fc1', 'Dense').strategy
         'resource'
     """
-    levels = _Levels(config, name, hls_class)
+    levels = _Levels(config, name, hls_class, split)
     label = name if name is not None else '<model default>'
     rf, where = levels.get('ReuseFactor', 1)
     rf = _check_rf(rf, where or 'ReuseFactor', label)
     strategy, where = levels.get('Strategy', 'Latency')
     strategy = _check_strategy(strategy, where or 'Strategy', label)
-    precision, where = levels.precision(precision_key)
+    precision, where = levels.precision('weight')
     if quantizer_bits is not None:
         bits = int(quantizer_bits)
         if isinstance(precision, str) and precision.strip().lower() != 'auto':
@@ -417,9 +451,9 @@ def layer_settings(config: Mapping, name: str | None, hls_class: str | None = No
 
 
 def _model_layers(model):
-    """``[(LayerInfo, quantizer bits or None, config name, LayerSpec)]`` for the prunable kernels of a
-    Keras model. The config name is the layer's: hls4ml gives the layers it splits a SeparableConv
-    into (``<name>_depthwise``, ``<name>_pointwise``) a copy of that layer's configuration."""
+    """``[(LayerInfo, quantizer bits or None, Keras layer name, LayerSpec)]`` for the prunable kernels of
+    a Keras model (two for a SeparableConv, which hls4ml splits into ``<name>_depthwise`` and
+    ``<name>_pointwise``)."""
     from ..keras.layers import prunable_layers
     from ..keras.registry import specs_for
 
@@ -471,10 +505,16 @@ def read_hls_config(hls_config, model=None, io_type: str | None = None) -> HLSSe
     default = layer_settings(config, None, None, io_type)
     layers: dict[str, FPGALayerSettings] = {}
     if model is not None:
-        for info, qbits, config_name, spec in _model_layers(model):
+        for info, qbits, parent, spec in _model_layers(model):
             hls_class = hls_class_name(info.class_name, info.kind)
-            layers[info.name] = layer_settings(config, config_name, hls_class, io_type, qbits, model_known=True,
-                                               precision_key=spec.precision)
+            split = None
+            if spec.suffix:  # a kernel of a layer hls4ml splits: its own node, with a copy of the parent's entry
+                split, hls_class = (parent, hls_class, spec.precision), HLS_CLASS[info.kind]
+            if hls_class in ('Conv1D', 'Conv2D') and all(k == 1 for k in info.kernel_shape[:-2]):
+                # hls4ml turns 1x1 convolutions into PointwiseConv nodes; that class's entry comes first
+                hls_class = ('Pointwise' + hls_class, hls_class)
+            layers[info.name] = layer_settings(config, info.name, hls_class, io_type, qbits, model_known=True,
+                                               split=split)
     else:
         if config.get('LayerType'):
             logger.warning("hls_config['LayerType'] entries apply to layers by class; pass model= so that hwprune "

@@ -76,8 +76,18 @@ def check_config_layers(model, hls_config: dict, strict: bool = False) -> list[s
         >>> check_config_layers(model, {'LayerName': {'fc9': {}}})   # doctest: +SKIP
         ['fc9']
     """
+    from ..keras.registry import specs_for
+
     known = {name.lower() for name in _hls4ml_layer_names(model)}
-    unknown = [name for name in (hls_config.get('LayerName') or {}) if str(name).lower() not in known]
+    split = {(layer.name + spec.suffix).lower(): layer.name for layer in model.layers for spec in specs_for(layer)
+             if spec.suffix}
+    names = [name for name in (hls_config.get('LayerName') or {}) if str(name).lower() not in known]
+    for name in [n for n in names if str(n).lower() in split]:
+        logger.warning("hls_config['LayerName'][%r] configures a layer hls4ml makes by splitting %r; hls4ml copies the "
+                       "entry of %r over it, whose keys win (its Precision 'depthwise'/'pointwise' set the kernels' "
+                       'types); keys only this entry sets still apply.', name, split[str(name).lower()],
+                       split[str(name).lower()])
+    unknown = [name for name in names if str(name).lower() not in split]
     if unknown:
         if strict:
             raise invalid("hls_config['LayerName']", unknown, f'names of layers of model {model.name!r} (is the config '
