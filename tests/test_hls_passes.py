@@ -269,3 +269,23 @@ def test_firmware_zero_mask_matches_cpp(tmp_path):
     subprocess.run(['g++', '-std=c++14', '-O0', f'-I{ap_types}', str(source), '-o', str(exe)], check=True)
     got = [bool(int(v)) for v in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()]
     assert got == expected
+
+
+@pytest.mark.parametrize('rf', [1, 2, 5, 7, 40, 100])
+def test_depthwise_reuse_factor_as_hls4ml_resolves_it(rf, tmp_path):
+    """hls4ml validates a depthwise layer's RF as a (taps*C, C) multiplication; under Resource
+    (pinned: hwprune would choose Latency) it uses the closest valid one, as hwprune costs it."""
+    from hwprune.keras.layers import prunable_layers
+
+    keras = F.keras
+    model = keras.Sequential([keras.Input((6, 6, 4)), keras.layers.DepthwiseConv2D(3, name="dw"),
+                              keras.layers.Flatten(), keras.layers.Dense(2, name='out')])
+    cfg = F.hls_config(model, reuse_factor=rf, strategies={'dw': 'Resource'})
+    cfg['LayerName']['dw']['hwprune'] = {'pin_strategy': True}
+    hls_model = convert_plain(model, cfg, tmp_path, f'rf{rf}', io_type='io_stream')
+    node = hls_model.graph['dw']
+    info = dict((i.name, i) for _, i in prunable_layers(model))['dw']
+    settings = F.target_from_hls_config(cfg, model=model, io_type='io_stream').resolve(info)
+    assert node.get_attr('strategy') == settings.strategy == 'resource'
+    assert node.get_attr('reuse_factor') == settings.reuse_factor
+    assert node.get_attr(P.LIMIT_ATTR) == -(-36 // min(settings.reuse_factor, 36))  # block factor
