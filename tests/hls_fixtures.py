@@ -19,7 +19,7 @@ from hwprune import multipliers
 from hwprune.hls.config import target_from_hls_config
 from hwprune.hls.passes import LIMIT_ATTR, firmware_zero_mask, node_kind
 from hwprune.keras.layers import prunable_layers
-from hwprune.keras.registry import specs_for
+from hwprune.keras.registry import unit_spec
 
 keras = tf.keras
 
@@ -215,7 +215,7 @@ def quantized_kernel(layer, precision=None, info=None):
     """The kernel as the firmware holds it: QKeras quantizer applied, values the weight type
     rounds to 0 set to 0 (``precision``: the hls4ml weight type; ``info``: which kernel of a
     layer with several)."""
-    spec = next(s for s in specs_for(layer) if info is None or layer.name + s.suffix == info.name)
+    spec = unit_spec(layer, info)
     kernel = np.asarray(getattr(layer, spec.kernel).numpy())
     quantizer = getattr(layer, spec.quantizer + '_internal', None)
     if quantizer is not None:

@@ -455,11 +455,11 @@ def _model_layers(model):
     a Keras model (two for a SeparableConv, which hls4ml splits into ``<name>_depthwise`` and
     ``<name>_pointwise``)."""
     from ..keras.layers import prunable_layers
-    from ..keras.registry import specs_for
+    from ..keras.registry import unit_spec
 
     out = []
     for layer, info in prunable_layers(model, warn=False):
-        spec = next(s for s in specs_for(layer) if layer.name + s.suffix == info.name)
+        spec = unit_spec(layer, info)
         quantizer = None
         get_config = getattr(layer, 'get_config', None)
         if get_config is not None and type(layer).__name__ in _QKERAS_CLASSES:

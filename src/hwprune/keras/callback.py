@@ -36,7 +36,7 @@ from .layers import firmware_kernel, output_layer_names, prunable_layers
 from .deadunits import dead_units, find_links, fold, input_mask, output_mask, unit_constants, unread_units
 from .masks import KernelMask
 from .regularizers import GroupLasso
-from .registry import kernel_variable, specs_for
+from .registry import kernel_variable, output_unit
 from .targets import resolve_target
 
 logger = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ class HardwarePruning(keras.callbacks.Callback):
             mask = KernelMask(kernel, info.name)
             entry = {'layer': layer, 'info': info, 'model': layer_model, 'kernel': kernel, 'mask': mask,
                      'keep': np.ones(layer_model.layout.n_groups, bool), 'loss': None,
-                     'is_output': layer.name in outputs and info.name == layer.name + specs_for(layer)[-1].suffix,
+                     'is_output': layer.name in outputs and info.name == output_unit(layer),
                      'dead_inputs': np.zeros(kernel.shape[-2], bool)}
             self.layers_.append(entry)
         if not self.layers_:

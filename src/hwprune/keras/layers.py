@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from .._validation import invalid
 from ..targets.base import LayerInfo
-from .registry import LayerSpec, specs_for
+from .registry import LayerSpec, output_unit, specs_for, unit_spec
 
 logger = logging.getLogger(__name__)
 keras = tf.keras
@@ -33,9 +33,8 @@ def _producers(layer, cache: dict) -> tuple[str, ...]:
         inbound = node.inbound_layers
         inbound = inbound if isinstance(inbound, (list, tuple)) else [inbound]
         for parent in inbound:
-            specs = specs_for(parent)
-            if specs:
-                found.append(parent.name + specs[-1].suffix)  # the unit that computes the output
+            if specs_for(parent):
+                found.append(output_unit(parent))
             else:
                 found.extend(_producers(parent, cache))
     cache[layer.name] = tuple(dict.fromkeys(found))
@@ -80,13 +79,10 @@ def _unit_infos(layer, producers: Iterable[str] = ()) -> list[LayerInfo]:
     for i, spec in enumerate(specs):
         kernel_shape = tuple(getattr(layer, spec.kernel).shape)
         unit_in, unit_out, unit_strides, unit_padding = input_shape, output_shape, strides, padding
-        if len(specs) > 1:  # SeparableConv, as hls4ml splits it: depthwise -> 1x1 pointwise convolution
-            middle = None if output_shape is None else output_shape[:-1] + (
-                int(np.prod(kernel_shape[-2:])) if i == 0 else kernel_shape[-2],)
-            if i == 0:
-                unit_out = middle
-            else:
-                unit_in, unit_strides, unit_padding = middle, (1,) * len(strides), 'valid'
+        if len(specs) > 1 and i == 0:  # SeparableConv, as hls4ml splits it: the depthwise half ...
+            unit_out = None if output_shape is None else output_shape[:-1] + (int(np.prod(kernel_shape[-2:])),)
+        elif len(specs) > 1:  # ... feeds a 1x1 pointwise convolution
+            unit_in, unit_strides, unit_padding = infos[0].output_shape, (1,) * len(strides), 'valid'
         infos.append(LayerInfo(name=layer.name + spec.suffix, kind=spec.kind, kernel_shape=kernel_shape,
                                input_shape=unit_in, output_shape=unit_out, strides=unit_strides,
                                padding=unit_padding, use_bias=use_bias and i == len(specs) - 1,
@@ -104,9 +100,7 @@ def firmware_kernel(layer, info: LayerInfo, kernel=None) -> np.ndarray:
         info: which of its kernels (a :class:`LayerInfo` from :func:`prunable_layers`).
         kernel: values to use instead of the layer's current kernel.
     """
-    spec = next((s for s in specs_for(layer) if layer.name + s.suffix == info.name), None)
-    if spec is None:
-        raise invalid('info', info.name, f'a kernel of layer {layer.name!r}')
+    spec = unit_spec(layer, info)
     values = getattr(layer, spec.kernel).numpy() if kernel is None else kernel
     quantizer = getattr(layer, spec.quantizer + '_internal', None)
     if quantizer is None or not getattr(layer, spec.quantizer, None):

@@ -100,8 +100,8 @@ def is_prunable(layer) -> bool:
     return bool(specs_for(layer))
 
 
-def kernel_variable(layer, unit=None) -> tf.Variable:
-    """The kernel variable of a registered, built layer.
+def unit_spec(layer, unit=None) -> LayerSpec:
+    """The :class:`LayerSpec` of one kernel of a registered layer.
 
     Args:
         layer: the Keras layer.
@@ -112,14 +112,23 @@ def kernel_variable(layer, unit=None) -> tf.Variable:
     if not specs:
         raise invalid('layer', getattr(layer, 'name', layer), 'a layer with a registered layout (see '
                       'hwprune.keras.register_layer)', TypeError)
-    spec = specs[0]
-    if unit is not None:
-        name = getattr(unit, 'name', unit)
-        matches = [s for s in specs if layer.name + s.suffix == name]
-        if not matches:
-            raise invalid('unit', name, 'one of ' + ', '.join(repr(layer.name + s.suffix) for s in specs))
-        spec = matches[0]
-    return getattr(layer, spec.kernel)
+    if unit is None:
+        return specs[0]
+    name = getattr(unit, 'name', unit)
+    for spec in specs:
+        if layer.name + spec.suffix == name:
+            return spec
+    raise invalid('unit', name, 'one of ' + ', '.join(repr(layer.name + s.suffix) for s in specs))
+
+
+def output_unit(layer) -> str:
+    """Name of the unit that computes a registered layer's output (its last kernel's unit)."""
+    return layer.name + specs_for(layer)[-1].suffix
+
+
+def kernel_variable(layer, unit=None) -> tf.Variable:
+    """The kernel variable of a registered, built layer (``unit``: see :func:`unit_spec`)."""
+    return getattr(layer, unit_spec(layer, unit).kernel)
 
 
 register_layer(keras.layers.Dense, 'dense')
@@ -136,4 +145,5 @@ for _cls, _dim in ((keras.layers.SeparableConv1D, '1d'), (keras.layers.Separable
 for _cls in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3D):
     register_layer(_cls, None)
 
-__all__ = ['LayerSpec', 'is_prunable', 'kernel_variable', 'register_layer', 'spec_for', 'specs_for']
+__all__ = ['LayerSpec', 'is_prunable', 'kernel_variable', 'output_unit', 'register_layer', 'spec_for', 'specs_for',
+           'unit_spec']
