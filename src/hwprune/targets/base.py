@@ -16,7 +16,7 @@ Example:
     >>> class Params(Target):
     ...     name = 'params'
     ...     resources = ('params',)
-    ...     def layer_model(self, info, resources):
+    ...     def build_layer_model(self, info, resources):
     ...         layout = neuron_layout(info.kind, info.kernel_shape)
     ...         return LayerModel(info, layout, layout.sizes()[:, None].astype(float), ('params',))
     >>> m = Params().layer_model(LayerInfo('fc', 'dense', (4, 3)), ('params',))
@@ -172,7 +172,7 @@ class LayerState:
 class Target:
     """Base class of hardware targets.
 
-    Subclasses set :attr:`name` and :attr:`resources` and implement :meth:`layer_model`; they
+    Subclasses set :attr:`name` and :attr:`resources` and implement :meth:`build_layer_model`; they
     may override :meth:`select` (the pruning decision) and :meth:`summary` (report extras).
     """
 
@@ -185,7 +185,7 @@ class Target:
     #: Layer kinds the target has a cost model for; :meth:`layer_model` returns ``None`` for others.
     kinds: tuple = KINDS
 
-    def models_kind(self, info: LayerInfo) -> bool:
+    def _models_kind(self, info: LayerInfo) -> bool:
         """Whether the target costs layers of ``info.kind``; logs once per layer when it does not."""
         if info.kind in self.kinds:
             return True
@@ -212,7 +212,19 @@ class Target:
         return tuple(dict.fromkeys(out))
 
     def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> LayerModel | None:
-        """The layer's groups and costs in ``resources``; ``None`` if the target cannot prune it."""
+        """The layer's groups and costs in ``resources``; ``None`` if the target cannot prune it.
+
+        Validates ``resources``, returns ``None`` (logged once per layer) for a kind outside
+        :attr:`kinds`, and otherwise returns :meth:`build_layer_model`, which targets implement.
+        """
+        resources = self.check_resources(resources)
+        if not self._models_kind(info):
+            return None
+        return self.build_layer_model(info, resources)
+
+    def build_layer_model(self, info: LayerInfo, resources: tuple[str, ...]) -> LayerModel | None:
+        """The model of a layer whose kind is in :attr:`kinds` (``resources`` already validated);
+        ``None`` if the target cannot prune this particular layer."""
         raise NotImplementedError
 
     def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',

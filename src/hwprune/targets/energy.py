@@ -199,10 +199,7 @@ class Energy(Target):
         return counts
 
     # ------------------------------------------------------------------ target interface
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'EnergyLayerModel | None':
-        resources = self.check_resources(resources)
-        if not self.models_kind(info):
-            return None
+    def build_layer_model(self, info: LayerInfo, resources: tuple[str, ...]) -> 'EnergyLayerModel':
         return EnergyLayerModel(self, info, resources)
 
     def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',

@@ -211,8 +211,7 @@ class FPGATarget(Target):
                                'only; its Resource kernel stops the C simulation with an assertion.', info.name)
 
     # ---------------------------------------------------------------- models
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> LayerModel | None:
-        resources = self.check_resources(resources)
+    def build_layer_model(self, info: LayerInfo, resources: tuple[str, ...]) -> LayerModel | None:
         if info.kind in DEPTHWISE_KINDS and info.kernel_shape[-1] != 1:
             if (info.name, 'depth_multiplier') not in self._warned:
                 self._warned.add((info.name, 'depth_multiplier'))

@@ -307,10 +307,7 @@ class PIMArray(Target):
         return (h, w), (kh, kw), ic, oc
 
     # ------------------------------------------------------------------ target interface
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'PIMLayerModel | None':
-        resources = self.check_resources(resources)
-        if not self.models_kind(info):
-            return None
+    def build_layer_model(self, info: LayerInfo, resources: tuple[str, ...]) -> 'PIMLayerModel':
         return PIMLayerModel(self, info, resources)
 
     def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',

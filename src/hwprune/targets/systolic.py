@@ -304,10 +304,7 @@ class SystolicArray(Target):
         return Packing(groups, selector, packed, pruned, conflicts, self.rows, self.cols)
 
     # ------------------------------------------------------------------ target interface
-    def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> 'SystolicLayerModel | None':
-        resources = self.check_resources(resources)
-        if not self.models_kind(info):
-            return None
+    def build_layer_model(self, info: LayerInfo, resources: tuple[str, ...]) -> 'SystolicLayerModel':
         return SystolicLayerModel(self, info, resources)
 
     def select(self, states: Sequence[LayerState], capacity, *, method: str = 'auto',
