@@ -197,6 +197,11 @@ def _quantize(quantizer: Any, values: np.ndarray) -> np.ndarray:
     return np.asarray(quantizer(tf.constant(values, dtype=tf.float32)), dtype=np.float64)
 
 
+def _effective(quantizer: Any, values: np.ndarray) -> np.ndarray:
+    """The values a layer computes with: quantized if it has a quantizer, float64 either way."""
+    return _quantize(quantizer, values) if quantizer is not None else np.asarray(values, dtype=np.float64)
+
+
 def _ints(value: Any) -> list:
     if isinstance(value, (int, np.integer)):
         return [int(value)]
@@ -298,6 +303,7 @@ class _Analysis:
         self.const: dict = {}      # tensor key -> float64 (channels,), NaN = not constant
         self.keep: dict = {}       # tensor key -> bool (channels,)
         self.reshapes: dict = {}   # id(layer) -> new target_shape
+        self.varying = np.zeros(0, dtype=bool)  # slot root -> a channel of its group varies
 
     # -- classification ------------------------------------------------------------------
 
@@ -363,6 +369,10 @@ class _Analysis:
             return 'barrier'
         return 'barrier'
 
+    def _zero(self, raw: np.ndarray, effective: np.ndarray) -> np.ndarray:
+        """Weights that count as zero: within ``atol`` both as stored and as the layer uses them."""
+        return (np.abs(raw) <= self.atol) & (np.abs(effective) <= self.atol)
+
     def _weight_info(self, node: _graph.Node) -> _Weight | None:
         if isinstance(node.layer, _SEPARABLE_TYPES):
             return self._separable_info(node)
@@ -381,13 +391,11 @@ class _Analysis:
         if not _layer_quantizers_elementwise(layer, ignore=('kernel', 'bias')):
             return None
         kq = _fresh_quantizer(layer, 'kernel_quantizer')
-        bq = _fresh_quantizer(layer, 'bias_quantizer') if hasattr(layer, 'bias_quantizer') else None
+        bq = _fresh_quantizer(layer, 'bias_quantizer')
         try:
-            w_eff = _quantize(kq, kernel) if kq is not None else kernel.astype(np.float64)
+            w_eff = _effective(kq, kernel)
             bias = np.asarray(layer.bias.numpy()) if use_bias else None
-            bias_eff = None
-            if bias is not None:
-                bias_eff = _quantize(bq, bias) if bq is not None else bias.astype(np.float64)
+            bias_eff = None if bias is None else _effective(bq, bias)
         except Exception as error:  # noqa: BLE001
             logger.info('strip: cannot evaluate the quantizers of layer %r (%s); keeping it whole',
                         layer.name, error)
@@ -395,7 +403,7 @@ class _Analysis:
         if w_eff.shape != kernel.shape or not np.all(np.isfinite(w_eff)):
             return None
         taps_shape = (-1,) + kernel.shape[-2:]
-        zero = (np.abs(kernel) <= self.atol) & (np.abs(w_eff) <= self.atol)
+        zero = self._zero(kernel, w_eff)
         if isinstance(layer, _L.Dense):
             foldable = True
         else:
@@ -420,30 +428,26 @@ class _Analysis:
         pointwise = np.asarray(layer.pointwise_kernel.numpy())
         if depthwise.shape[-2] != t_in.channels or pointwise.shape[-1] != t_out.channels:
             return None
-        quantized = []
-        for values, name in ((depthwise, 'depthwise_quantizer'), (pointwise, 'pointwise_quantizer'),
-                             (np.asarray(layer.bias.numpy()) if use_bias else None, 'bias_quantizer')):
-            q = _fresh_quantizer(layer, name) if hasattr(layer, name) else None
-            try:
-                quantized.append(None if values is None else
-                                 _quantize(q, values) if q is not None else values.astype(np.float64))
-            except Exception as error:  # noqa: BLE001
-                logger.info('strip: cannot evaluate the quantizers of layer %r (%s); keeping it whole',
-                            layer.name, error)
-                return None
-        dw_eff, pw_eff, bias_eff = quantized
+        bias = np.asarray(layer.bias.numpy()) if use_bias else None
+        bq = _fresh_quantizer(layer, 'bias_quantizer')
+        try:
+            dw_eff = _effective(_fresh_quantizer(layer, 'depthwise_quantizer'), depthwise)
+            pw_eff = _effective(_fresh_quantizer(layer, 'pointwise_quantizer'), pointwise)
+            bias_eff = None if bias is None else _effective(bq, bias)
+        except Exception as error:  # noqa: BLE001
+            logger.info('strip: cannot evaluate the quantizers of layer %r (%s); keeping it whole',
+                        layer.name, error)
+            return None
         taps = dw_eff.reshape(-1, depthwise.shape[-2])  # (taps, C)
         w_eff = taps[:, :, None] * pw_eff.reshape(pointwise.shape[-2:])[None]  # (taps, C, F)
-        dw_zero = ((np.abs(depthwise) <= self.atol) & (np.abs(dw_eff) <= self.atol)).reshape(taps.shape)
-        pw_zero = ((np.abs(pointwise) <= self.atol) & (np.abs(pw_eff) <= self.atol)).reshape(pointwise.shape[-2:])
+        dw_zero = self._zero(depthwise, dw_eff).reshape(taps.shape)
+        pw_zero = self._zero(pointwise, pw_eff).reshape(pointwise.shape[-2:])
         zero = dw_zero[:, :, None] | pw_zero[None]
         if not np.all(np.isfinite(w_eff)):
             return None
         foldable = layer.padding == 'valid' or all(k == 1 for k in depthwise.shape[:-2])
         return _Weight(layer=layer, in_key=t_in.key, out_key=t_out.key, kernel=pointwise, w=w_eff, zero=zero,
-                       foldable=foldable, bias=np.asarray(layer.bias.numpy()) if use_bias else None,
-                       bias_eff=bias_eff, parts=(depthwise, pointwise),
-                       bq=_fresh_quantizer(layer, 'bias_quantizer') if hasattr(layer, 'bias_quantizer') else None,
+                       foldable=foldable, bias=bias, bias_eff=bias_eff, parts=(depthwise, pointwise), bq=bq,
                        elementwise=_is_elementwise(getattr(layer, 'activation', None)))
 
     def _depthwise_constants(self, node: _graph.Node, t_in, t_out, const_in: np.ndarray) -> np.ndarray:
@@ -451,12 +455,11 @@ class _Analysis:
         padding), or every weight of the channel zero (the output is the bias)."""
         layer = node.layer
         kernel = np.asarray(layer.depthwise_kernel.numpy())
-        q = _fresh_quantizer(layer, 'depthwise_quantizer') if hasattr(layer, 'depthwise_quantizer') else None
         try:
-            effective = _quantize(q, kernel) if q is not None else kernel
+            effective = _effective(_fresh_quantizer(layer, 'depthwise_quantizer'), kernel)
         except Exception:  # noqa: BLE001 - unknown quantizer: no channel is known to be dead
             effective = kernel
-        zero = ((np.abs(kernel) <= self.atol) & (np.abs(effective) <= self.atol)).reshape(-1, t_in.channels)
+        zero = self._zero(kernel, effective).reshape(-1, t_in.channels)
         steady = np.isfinite(const_in) | zero.all(axis=0)
         if not steady.any():
             return np.full(t_out.channels, np.nan)
@@ -510,6 +513,10 @@ class _Analysis:
 
         self._propagate_constants()
         roots = uf.roots()
+        # groups with a channel that varies somewhere: the ones to keep when a tensor would lose all
+        self.varying = np.zeros(graph.n_slots, dtype=bool)
+        for tensor in tensors.values():
+            self.varying[roots[tensor.slots()[~np.isfinite(self.const[tensor.key])]]] = True
         pinned = np.zeros(graph.n_slots, dtype=bool)
         for slots in pins:
             pinned[roots[slots]] = True
@@ -622,18 +629,13 @@ class _Analysis:
         # a layer needs at least one channel: keep one group per emptied tensor, one that varies
         # somewhere if possible (a constant one would stay instead of being folded), and one
         # group for all the tensors it spans
-        varying = np.zeros(roots.size, dtype=bool)
-        for tensor in self.graph.tensors.values():
-            const = self.const.get(tensor.key)
-            slots = tensor.slots()
-            varying[roots[slots if const is None else slots[~np.isfinite(const)]]] = True
         for tensor in self.graph.tensors.values():
             slots = tensor.slots()
             if tensor.channels and removed[roots[slots]].all():
                 candidates = roots[slots]
                 if np.isin(candidates, pins).any():
                     continue
-                live = np.flatnonzero(varying[candidates])
+                live = np.flatnonzero(self.varying[candidates])
                 pins.append(int(candidates[live[0] if live.size else 0]))
         if pins:
             return pins
