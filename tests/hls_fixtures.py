@@ -18,7 +18,7 @@ import tensorflow as tf
 from hwprune import multipliers
 from hwprune.hls.config import target_from_hls_config
 from hwprune.hls.passes import LIMIT_ATTR, firmware_zero_mask, node_kind
-from hwprune.keras.layers import prunable_layers
+from hwprune.keras.layers import describe_layers, resolve_units
 from hwprune.keras.registry import unit_spec
 
 keras = tf.keras
@@ -232,9 +232,10 @@ def expected_limits(model, cfg, io_type, parallelization=None, precisions=None):
     kernel, so the project would not compile), hwprune's strategy pass uses Latency at the
     requested RF; the estimator (``FPGATarget.resolve``) still says ResourceUnrolled at RF 1.
     """
-    target = target_from_hls_config(cfg, model=model, io_type=io_type)
+    target = target_from_hls_config(cfg, describe_layers(model), io_type=io_type)
     out = {}
-    for layer, info in prunable_layers(model):
+    for unit in resolve_units(model):
+        layer, info = unit.layer, unit.info
         r = target.resolve(info)
         strategy, rf = r.strategy, r.reuse_factor
         if strategy == 'resource_unrolled' and rf == 1 and r.requested_reuse_factor > 1:

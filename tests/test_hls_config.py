@@ -11,10 +11,10 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from hwprune.hls.config import (
-    hls_class_name, hwprune_option, layer_settings, load_hls_config, parse_precision_bits, quantizer_weight_bits,
-    read_hls_config,
+    hls_class_name, hwprune_option, layer_settings, load_hls_config, parse_precision_bits, read_hls_config,
     target_from_hls_config,
 )
+from hwprune.keras.layers import describe_layers, quantizer_weight_bits, resolve_units
 from hwprune.targets.fpga import FPGALayerSettings, FPGATarget
 
 PRECISIONS = ['ap_fixed<16,6>', 'fixed<8,3>', 'ap_int<8>', 'ap_ufixed<10,2>', 'ap_uint<4>', 'int<3>', 'uint<7>',
@@ -228,7 +228,7 @@ def test_auto_precision_from_quantizers_matches_hls4ml(qmodel, tmp_path):
         if isinstance(entry.get('Precision'), dict) and 'weight' in entry['Precision']:
             entry['Precision']['weight'] = 'auto'
     cfg['LayerName']['d2']['Precision']['weight'] = 'auto'
-    ours = read_hls_config(cfg, model=qmodel)
+    ours = read_hls_config(cfg, describe_layers(qmodel))
     hls_model = hls4ml.converters.convert_from_keras_model(qmodel, hls_config=copy.deepcopy(cfg),
                                                            output_dir=str(tmp_path / 'prj'))
     for name in ('qc1', 'qd1', 'd2'):
@@ -238,14 +238,14 @@ def test_auto_precision_from_quantizers_matches_hls4ml(qmodel, tmp_path):
 
 def test_explicit_precision_overridden_by_quantizer(qmodel):
     cfg = {'Model': {'Precision': 'ap_fixed<16,6>', 'ReuseFactor': 1}}
-    s = read_hls_config(cfg, model=qmodel)
+    s = read_hls_config(cfg, describe_layers(qmodel))
     assert (s.layers['qc1'].weight_bits, s.layers['qd1'].weight_bits, s.layers['d2'].weight_bits) == (6, 4, 16)
 
 
 def test_layer_type_with_model_and_qkeras_class_warning(qmodel, caplog):
     cfg = {'Model': {'ReuseFactor': 1}, 'LayerType': {'Dense': {'ReuseFactor': 5}, 'QDense': {'ReuseFactor': 7}}}
     with caplog.at_level(logging.WARNING, logger='hwprune'):
-        s = read_hls_config(cfg, model=qmodel)
+        s = read_hls_config(cfg, describe_layers(qmodel))
     assert s.layers['qd1'].reuse_factor == 5 and s.layers['d2'].reuse_factor == 5  # as hls4ml: QDense is a Dense
     assert s.layers['qc1'].reuse_factor == 1
     assert "['QDense'] is ignored by hls4ml" in caplog.text
@@ -254,18 +254,16 @@ def test_layer_type_with_model_and_qkeras_class_warning(qmodel, caplog):
 def test_target_warns_about_changed_reuse_factor(qmodel, caplog):
     cfg = {'Model': {'ReuseFactor': 1, 'Strategy': 'Resource'}, 'LayerName': {'qd1': {'ReuseFactor': 7}}}
     with caplog.at_level(logging.WARNING, logger='hwprune'):
-        target = target_from_hls_config(cfg, model=qmodel, as_converted=False)
+        target = target_from_hls_config(cfg, describe_layers(qmodel), as_converted=False)
     assert isinstance(target, FPGATarget)
     assert "'qd1'" in caplog.text and 'instead of the requested 7' in caplog.text
 
 
 def test_target_estimates(qmodel):
-    from hwprune.keras.layers import prunable_layers
-
-    target = target_from_hls_config({'Model': {'ReuseFactor': 2, 'Precision': 'ap_fixed<16,6>'}}, model=qmodel,
-                                    strict=True)
-    for layer, info in prunable_layers(qmodel):
-        usage = target.layer_model(info, ('DSP',)).usage_dict(np.asarray(layer.get_weights()[0]))
+    target = target_from_hls_config({'Model': {'ReuseFactor': 2, 'Precision': 'ap_fixed<16,6>'}},
+                                    describe_layers(qmodel), strict=True)
+    for unit in resolve_units(qmodel):
+        usage = target.layer_model(unit.info, ('DSP',)).usage_dict(np.asarray(unit.layer.get_weights()[0]))
         assert usage['DSP'] >= 0
 
 
@@ -301,7 +299,7 @@ def test_separable_units_get_their_kernels_settings_as_hls4ml_does(tmp_path):
     cfg['LayerName']['qsep']['ReuseFactor'] = 3
     cfg['LayerName']['sep']['Precision']['depthwise'] = 'fixed<12,4>'
     cfg['LayerName']['sep']['Precision']['pointwise'] = 'fixed<9,3>'
-    ours = read_hls_config(cfg, model=model)
+    ours = read_hls_config(cfg, describe_layers(model))
     assert set(ours.layers) == {'qdw', 'qsep_depthwise', 'qsep_pointwise', 'sep_depthwise', 'sep_pointwise'}
     hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=copy.deepcopy(cfg),
                                                            output_dir=str(tmp_path / 'prj'))
@@ -340,7 +338,7 @@ def test_split_and_pointwise_layers_resolve_like_hls4ml(variant, tmp_path):
         types['DepthwiseConv2D'] = {'ReuseFactor': 6}
     else:
         types['SeparableConv2D'] = {'ReuseFactor': 4, 'Precision': {'pointwise': 'fixed<10,3>'}}
-    ours = read_hls_config(cfg, model=model)
+    ours = read_hls_config(cfg, describe_layers(model))
     hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=copy.deepcopy(cfg), backend='Vitis',
                                                            output_dir=str(tmp_path / 'prj'))
     for name in ('c0', 'dw', 'sep_depthwise', 'sep_pointwise', 'fc'):

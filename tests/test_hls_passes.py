@@ -275,7 +275,7 @@ def test_firmware_zero_mask_matches_cpp(tmp_path):
 def test_depthwise_reuse_factor_as_hls4ml_resolves_it(rf, tmp_path):
     """hls4ml validates a depthwise layer's RF as a (taps*C, C) multiplication; under Resource
     (pinned: hwprune would choose Latency) it uses the closest valid one, as hwprune costs it."""
-    from hwprune.keras.layers import prunable_layers
+    from hwprune.keras.layers import describe_layers
 
     keras = F.keras
     model = keras.Sequential([keras.Input((6, 6, 4)), keras.layers.DepthwiseConv2D(3, name="dw"),
@@ -284,8 +284,8 @@ def test_depthwise_reuse_factor_as_hls4ml_resolves_it(rf, tmp_path):
     cfg['LayerName']['dw']['hwprune'] = {'pin_strategy': True}
     hls_model = convert_plain(model, cfg, tmp_path, f'rf{rf}', io_type='io_stream')
     node = hls_model.graph['dw']
-    info = dict((i.name, i) for _, i in prunable_layers(model))['dw']
-    settings = F.target_from_hls_config(cfg, model=model, io_type='io_stream').resolve(info)
+    info = {i.name: i for i in describe_layers(model)}['dw']
+    settings = F.target_from_hls_config(cfg, describe_layers(model), io_type='io_stream').resolve(info)
     assert node.get_attr('strategy') == settings.strategy == 'resource'
     assert node.get_attr('reuse_factor') == settings.reuse_factor
     assert node.get_attr(P.LIMIT_ATTR) == -(-36 // min(settings.reuse_factor, 36))  # block factor

@@ -283,20 +283,15 @@ def test_select_respects_required_pruned_and_min_channels(caplog):
     assert keeps[0].all()
 
 
-def test_weighted_models_are_rejected():
+def test_weighted_resources_are_refused_by_the_target():
     pim = PIMArray(64, 32)
-    states = states_for(pim, INFOS[:1])
-
-    class Wrapped:
-        def __init__(self, model):
-            self._model = model
-
-        def __getattr__(self, name):
-            return getattr(self._model, name)
-
-    states[0].model = Wrapped(states[0].model)
-    with pytest.raises(TypeError, match='weighted resource dicts'):
-        pim.select(states, [10.0])
+    model = pim.layer_model(INFOS[0], ['cycles'])
+    with pytest.raises(TypeError, match="target 'pim' does not support weighted resource dicts"):
+        pim.weighted(model, {'cycles': 1.0})
+    pytest.importorskip('tensorflow')
+    import hwprune
+    with pytest.raises(TypeError, match='does not support weighted'):  # refused when the callback is made
+        hwprune.HardwarePruning(pim, resources={'cycles': 1.0, 'params': 2.0})
 
 
 # ------------------------------------------------------------------ with the Keras callback

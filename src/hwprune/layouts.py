@@ -43,39 +43,22 @@ import numpy as np
 
 from . import hardware
 from ._validation import check_int, invalid
+from .kinds import DEPTHWISE_KINDS, KIND_RECORDS, KINDS, check_kind, get_kind
 
-#: Layer kinds with a layout, and the axis permutation hls4ml's Resource strategy applies to the
-#: Keras kernel before flattening it.
-RESOURCE_TRANSPOSE = {
-    'dense': (1, 0),
-    'conv1d': (2, 0, 1),
-    'conv2d': (3, 0, 1, 2),
-    'depthwise1d': (0, 1, 2),  # (fw, C, dm): hls4ml keeps the Keras order
-    'depthwise2d': (0, 1, 2, 3),  # (fh, fw, C, dm)
-}
-KINDS = tuple(RESOURCE_TRANSPOSE)
-#: Kinds whose output channel ``c*dm + m`` reads input channel ``c`` only (no sum over channels).
-DEPTHWISE_KINDS = ('depthwise1d', 'depthwise2d')
-_KERNEL_RANK = {'dense': 2, 'conv1d': 3, 'conv2d': 4, 'depthwise1d': 3, 'depthwise2d': 4}
-
-
-def check_kind(kind: str) -> str:
-    """Validate a layer kind (``'dense'``, ``'conv1d'``, ``'conv2d'``, ``'depthwise1d'``, ``'depthwise2d'``)."""
-    if not isinstance(kind, str) or kind.lower() not in RESOURCE_TRANSPOSE:
-        raise invalid('kind', kind, 'one of ' + ', '.join(repr(k) for k in KINDS))
-    return kind.lower()
+#: The axis permutation hls4ml's Resource strategy applies to each kind's Keras kernel before
+#: flattening it (from :data:`hwprune.kinds.KIND_RECORDS`).
+RESOURCE_TRANSPOSE = {k.name: k.resource_transpose for k in KIND_RECORDS}
 
 
 def check_kernel_shape(kind: str, kernel_shape) -> tuple[int, ...]:
     """Validate a Keras kernel shape for ``kind`` and return it as a tuple of ints."""
-    kind = check_kind(kind)
+    record = get_kind(kind)
     try:
         shape = tuple(int(s) for s in kernel_shape)
     except (TypeError, ValueError):
         raise invalid('kernel_shape', kernel_shape, 'a tuple of positive integers', TypeError) from None
-    if len(shape) != _KERNEL_RANK[kind] or min(shape) < 1:
-        raise invalid('kernel_shape', kernel_shape,
-                      f'{_KERNEL_RANK[kind]} positive integers for a {kind} kernel')
+    if len(shape) != record.rank or min(shape) < 1:
+        raise invalid('kernel_shape', kernel_shape, f'{record.rank} positive integers for a {record.name} kernel')
     return shape
 
 
@@ -92,9 +75,8 @@ def mult_shape(kind: str, kernel_shape) -> tuple[int, int]:
         >>> mult_shape('depthwise2d', (3, 3, 8, 1))
         (72, 8)
     """
-    kind = check_kind(kind)
     shape = check_kernel_shape(kind, kernel_shape)
-    if kind in DEPTHWISE_KINDS:
+    if get_kind(kind).depthwise:
         return int(np.prod(shape[:-1])), shape[-2] * shape[-1]
     return int(np.prod(shape[:-1])), shape[-1]
 
@@ -110,8 +92,7 @@ def resource_block(kind: str, kernel_shape, reuse_factor: int) -> int:
         36
     """
     rf = check_int('reuse_factor', reuse_factor, 1)
-    kind = check_kind(kind)
-    if kind in DEPTHWISE_KINDS:
+    if get_kind(kind).depthwise:
         return min(rf, int(np.prod(check_kernel_shape(kind, kernel_shape))))
     return rf
 
@@ -256,7 +237,7 @@ def resource_flat_index(kind: str, kernel_shape) -> np.ndarray:
                [1, 3, 5]])
     """
     shape = check_kernel_shape(kind, kernel_shape)
-    perm = RESOURCE_TRANSPOSE[check_kind(kind)]
+    perm = get_kind(kind).resource_transpose
     transposed_shape = tuple(shape[p] for p in perm)
     index = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(transposed_shape)
     return np.transpose(index, np.argsort(perm))
@@ -310,7 +291,7 @@ def neuron_layout(kind: str, kernel_shape) -> GroupLayout:
     """One group per output neuron / filter (the last kernel axis; for a depthwise kernel the
     output channel ``c*dm + m`` of the last two axes)."""
     shape = check_kernel_shape(kind, kernel_shape)
-    if check_kind(kind) in DEPTHWISE_KINDS:
+    if get_kind(kind).depthwise:
         units = shape[-2] * shape[-1]
         ids = np.broadcast_to(np.arange(units).reshape(shape[-2:]), shape)
         return GroupLayout(ids.copy(), units, 'neuron')

@@ -64,7 +64,8 @@ from typing import Sequence
 import numpy as np
 
 from ._validation import check_choice, check_int, invalid
-from .layouts import DEPTHWISE_KINDS, check_kernel_shape, check_kind, closest_valid, dsp_layout, mult_shape
+from .kinds import get_kind
+from .layouts import check_kernel_shape, closest_valid, dsp_layout, mult_shape
 
 IO_TYPES = ('io_parallel', 'io_stream')
 _STRATEGIES = {'latency': 'latency', 'resource': 'resource', 'resource_unrolled': 'resource_unrolled',
@@ -307,7 +308,7 @@ def unrolled_multipliers(kind: str, kernel, reuse_factor: int) -> int:
         >>> unrolled_multipliers('dense', w, 2)            # groups: W.T.flat[0:2], [2:4], ...
         1
     """
-    if check_kind(kind) in DEPTHWISE_KINDS:
+    if get_kind(kind).depthwise:
         raise invalid('strategy', 'resource_unrolled', "'latency' or 'resource' for a depthwise kernel (hls4ml 1.3 "
                       'has no ResourceUnrolled depthwise kernel and builds it as Latency)')
     kernel = np.asarray(kernel)
@@ -325,7 +326,7 @@ def resource_multipliers(kind: str, kernel_shape, reuse_factor: int) -> int:
         >>> resource_multipliers('depthwise2d', (3, 3, 4, 1), 4)
         9
     """
-    if check_kind(kind) in DEPTHWISE_KINDS:
+    if get_kind(kind).depthwise:
         return dsp_layout(kind, kernel_shape, reuse_factor).n_groups
     n_in, n_out = mult_shape(kind, kernel_shape)
     return -(-(n_in * n_out) // check_int('reuse_factor', reuse_factor, 1))
@@ -369,7 +370,7 @@ def multiplier_limit(info, kernel, reuse_factor: int, strategy: str, io_type: st
         return resource_multipliers(info.kind, shape, rf)
     if strategy == 'resource_unrolled':
         return unrolled_multipliers(info.kind, kernel, rf)
-    if info.kind == 'dense' or io_type == 'io_stream':
+    if get_kind(info.kind).spatial == 0 or io_type == 'io_stream':
         return dense_latency_multipliers(kernel, rf)
     if info.input_shape is None:
         # Geometry unknown: assume every tap of every slot live (exact unless a tap never touches
@@ -412,7 +413,7 @@ def products_per_weight(info, strategy: str = 'latency', io_type: str = 'io_para
     io_type = check_choice('io_type', io_type, IO_TYPES)
     pf = check_int('parallelization_factor', parallelization_factor, 1)
     shape = tuple(info.kernel_shape)
-    if info.kind == 'dense' or io_type == 'io_stream':
+    if get_kind(info.kind).spatial == 0 or io_type == 'io_stream':
         return np.ones(shape)
     if info.input_shape is None:
         return np.full(shape, float(pf))

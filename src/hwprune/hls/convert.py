@@ -34,13 +34,9 @@ class ConversionError(RuntimeError):
 
 
 def _keras_model(model):
-    import tensorflow as tf
+    from ..keras import topology
 
-    if not isinstance(model, tf.keras.Model):
-        raise invalid('model', model, 'a tf.keras Model (Sequential or functional)', TypeError)
-    if not model.built:
-        raise invalid('model', getattr(model, 'name', model), 'a built model (call it once or give it an input shape)')
-    return model
+    return topology.check_model(model)
 
 
 def _hls4ml_layer_names(model) -> list[str]:
@@ -165,7 +161,9 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
     backend = kwargs.setdefault('backend', config_backend or 'Vivado')
 
     check_config_layers(model, config, strict=strict)
-    read_hls_config(config, model=model, io_type=io_type)  # validates strategies, reuse factors, precisions
+    from ..keras.layers import describe_layers
+
+    read_hls_config(config, describe_layers(model), io_type=io_type)  # validates strategies, RFs, precisions
     _warn_auto_logits(model, config)
     _note_unprunable(model)
 

@@ -60,8 +60,9 @@ from hls4ml.model.types import (
 )
 
 from .. import multipliers
-from ..layouts import DEPTHWISE_KINDS, RESOURCE_TRANSPOSE, closest_reuse_factor, input_layout, mult_shape, neuron_layout
-from ..targets.fpga import FPGALayerSettings, choose_strategy, normalize_strategy
+from ..kinds import NODE_KINDS, get_kind
+from ..layouts import input_layout, mult_shape, neuron_layout
+from ..targets.fpga import FPGALayerSettings, built_strategy, normalize_strategy
 from .config import hwprune_option
 
 logger = logging.getLogger(__name__)
@@ -74,17 +75,6 @@ PASS_NAMES = (STRATEGY_PASS, STRIP_PASS, MULTIPLIER_PASS)
 PASS_FLOWS = {STRATEGY_PASS: 'optimize', STRIP_PASS: 'vivado:optimize'}
 TEMPLATE_BACKENDS = ('Vivado', 'Vitis')
 
-#: hls4ml node classes hwprune counts, and their layer kind.
-NODE_KINDS = {
-    'Dense': 'dense',
-    'Conv1D': 'conv1d',
-    'PointwiseConv1D': 'conv1d',
-    'Conv2D': 'conv2d',
-    'PointwiseConv2D': 'conv2d',
-    'Conv2DBatchnorm': 'conv2d',
-    'DepthwiseConv1D': 'depthwise1d',
-    'DepthwiseConv2D': 'depthwise2d',
-}
 _HLS_STRATEGY = {'latency': 'latency', 'resource': 'resource', 'resource_unrolled': 'resource_unrolled'}
 
 _DONE_STRATEGY = '_hwprune_strategy_done'
@@ -158,20 +148,19 @@ def keras_kernel(node) -> np.ndarray:
     kind = node_kind(node)
     data = np.asarray(node.weights['weight'].data)
     if node.get_attr('_weights_transposed', False):
-        data = np.transpose(data, np.argsort(RESOURCE_TRANSPOSE[kind]))
+        data = np.transpose(data, np.argsort(get_kind(kind).resource_transpose))
     return data.reshape(kernel_shape(node))
 
 
 def kernel_shape(node) -> tuple[int, ...]:
     """The node's Keras kernel shape from its attributes."""
-    kind = node_kind(node)
-    if kind == 'dense':
+    record = get_kind(node_kind(node))
+    if record.spatial == 0:
         return node.get_attr('n_in'), node.get_attr('n_out')
     # a depthwise kernel's last axis is the depth multiplier (n_filt = n_chan * depth_multiplier)
-    last = node.get_attr('depth_multiplier', 1) if kind in DEPTHWISE_KINDS else node.get_attr('n_filt')
-    if kind in ('conv1d', 'depthwise1d'):
-        return node.get_attr('filt_width'), node.get_attr('n_chan'), last
-    return node.get_attr('filt_height'), node.get_attr('filt_width'), node.get_attr('n_chan'), last
+    last = node.get_attr('depth_multiplier', 1) if record.depthwise else node.get_attr('n_filt')
+    taps = ('filt_width',) if record.spatial == 1 else ('filt_height', 'filt_width')
+    return tuple(node.get_attr(t) for t in taps) + (node.get_attr('n_chan'), last)
 
 
 def node_multiplier_limit(node) -> int | None:
@@ -191,9 +180,9 @@ def node_multiplier_limit(node) -> int | None:
     if strategy == 'resource_unrolled':
         return multipliers.unrolled_multipliers(kind, kernel, rf)
     io_type = node.model.config.get_config_value('IOType')
-    if kind == 'dense' or io_type == 'io_stream':
+    if get_kind(kind).spatial == 0 or io_type == 'io_stream':
         return multipliers.dense_latency_multipliers(kernel, rf)
-    if kind in ('conv1d', 'depthwise1d'):
+    if get_kind(kind).spatial == 1:
         spatial = (node.get_attr('in_width'),)
         strides = (node.get_attr('stride_width'),)
         before, after = (node.get_attr('pad_left'),), (node.get_attr('pad_right'),)
@@ -334,24 +323,15 @@ class StrategyPass(OptimizerPass):
             logger.info('Layer %r: cannot read its settings (%s); strategy left as it is.', node.name, e)
             return False
         n_in, n_out = mult_shape(kind, kernel_shape(node))
-        chosen = choose_strategy(kind, settings, n_in * n_out)
-        if chosen == 'resource_unrolled' and kind in DEPTHWISE_KINDS:
-            chosen = 'latency'  # a pinned ResourceUnrolled depthwise layer: hls4ml builds it as Latency
-        elif chosen == 'resource_unrolled':
-            if rf <= 1 or (kind != 'dense' and io_type == 'io_parallel'):
-                chosen = 'resource'  # what hls4ml falls back to (a pinned ResourceUnrolled only)
-            else:
-                used = closest_reuse_factor(n_in, n_out, rf, include_max_rf=False)
-                if used == 1:
-                    # hls4ml 1.3 would keep ResourceUnrolled at RF 1 but generate no kernel for it
-                    # (GenerateUnrolledDenseResource needs RF > 1): the project would not compile.
-                    logger.warning('Layer %r: hls4ml would turn ReuseFactor=%d into 1 for ResourceUnrolled (%dx%d '
-                                   'multiplication) and emit code that does not compile; using Latency, which needs '
-                                   'the same multipliers at RF 1.', node.name, rf, n_in, n_out)
-                    chosen = 'latency'
-                elif used != rf:
-                    logger.warning('Layer %r: hls4ml will use ReuseFactor=%d instead of the requested %d for '
-                                   'ResourceUnrolled (%dx%d multiplication).', node.name, used, rf, n_in, n_out)
+        built = built_strategy(kind, kernel_shape(node), settings)
+        chosen = built.strategy
+        if built.fallback == 'unrolled_rf1':
+            logger.warning('Layer %r: hls4ml would turn ReuseFactor=%d into 1 for ResourceUnrolled (%dx%d '
+                           'multiplication) and emit code that does not compile; using Latency, which needs '
+                           'the same multipliers at RF 1.', node.name, rf, n_in, n_out)
+        elif chosen == 'resource_unrolled' and built.reuse_factor != rf:
+            logger.warning('Layer %r: hls4ml will use ReuseFactor=%d instead of the requested %d for '
+                           'ResourceUnrolled (%dx%d multiplication).', node.name, built.reuse_factor, rf, n_in, n_out)
         node.set_attr('hwprune_requested_strategy', strategy)
         node.set_attr('hwprune_strategy', chosen)
         if chosen != strategy:
@@ -401,7 +381,7 @@ class StripPass(OptimizerPass):
         node.set_attr('hwprune_dead_units', dead)
         if not (dead or unused):
             return False
-        units = {'dense': 'neurons', 'depthwise1d': 'channels', 'depthwise2d': 'channels'}.get(kind, 'filters')
+        units = get_kind(kind).unit + 's'
         message = ('Layer %r: %d of %d %s have all-zero weights and %d of %d inputs are never used; hls4ml still '
                    'builds the units that compute or feed them. Convert with hwprune.convert (or call hwprune.strip '
                    'before hls4ml) to remove them where the graph allows.')

@@ -1,15 +1,19 @@
-"""Keras adapter: the pruning callback, ``estimate``, ``strip`` and the layer registry."""
+"""Keras adapter: the pruning callback, ``estimate``, ``strip``, the layer registry and roles.
 
-from .callback import HardwarePruning
+Example:
+    >>> import hwprune.keras
+    >>> hwprune.keras.strip.__module__
+    'hwprune.keras.strip'
+"""
+
+from .callback import HardwarePruning, PrunedKernel
 from .estimate import estimate
+from .layers import KerasUnit, describe_layers, resolve_units
 from .registry import LayerSpec, register_layer, spec_for, specs_for
+from .roles import register_role, role_of
+# Bound after the submodule import so that the package attribute is the function, not the module
+# ``hwprune.keras.strip`` (``from hwprune.keras.strip import strip`` still finds the module).
+from .strip import strip
 
-
-def __getattr__(name):
-    if name == 'strip':
-        from .strip import strip
-        return strip
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
-
-__all__ = ['HardwarePruning', 'LayerSpec', 'estimate', 'register_layer', 'spec_for', 'specs_for', 'strip']
+__all__ = ['HardwarePruning', 'KerasUnit', 'LayerSpec', 'PrunedKernel', 'describe_layers', 'estimate',
+           'register_layer', 'register_role', 'resolve_units', 'role_of', 'spec_for', 'specs_for', 'strip']

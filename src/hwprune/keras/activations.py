@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._validation import check_int, invalid
-from .layers import prunable_layers
+from .layers import resolve_units
 
 logger = logging.getLogger(__name__)
 keras = tf.keras
@@ -56,7 +56,7 @@ def measure_activation_sparsity(model, x, layers: Iterable[str] | None = None, b
         raise invalid('atol', atol, 'a number >= 0')
     by_name = {layer.name: layer for layer in model.layers}
     if layers is None:
-        names = list(dict.fromkeys(layer.name for layer, _ in prunable_layers(model, warn=False)))
+        names = list(dict.fromkeys(unit.layer.name for unit in resolve_units(model, warn=False)))
     else:
         names = [str(n) for n in layers]
         for name in names:

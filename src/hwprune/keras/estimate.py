@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..report import Report
-from .layers import firmware_kernel, prunable_layers
+from .layers import resolve_units
 from .targets import resolve_target
 
 
@@ -37,16 +37,17 @@ def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: 
         report.total['DSP']                    # e.g. 1064.0 for the jet model at RF 4
         print(report)
     """
-    target = resolve_target(hls_config, model, as_converted=as_converted)
+    units = resolve_units(model, warn=False)
+    target = resolve_target(hls_config, [u.info for u in units], as_converted=as_converted)
     resources = target.check_resources(resources if resources is not None else target.resources)
     values, details = {}, {}
-    for layer, info in prunable_layers(model, layers, warn=False):
-        layer_model = target.layer_model(info, resources)
+    for unit in (resolve_units(model, layers, warn=False) if layers is not None else units):
+        layer_model = target.layer_model(unit.info, resources)
         if layer_model is None:
             continue
-        kernel = firmware_kernel(layer, info)  # QKeras: zeros after the kernel quantizer, as hls4ml sees them
-        values[info.name] = layer_model.usage_dict(kernel)
-        details[info.name] = target.summary(layer_model, kernel)
+        kernel = unit.firmware_kernel()  # QKeras: zeros after the kernel quantizer, as hls4ml sees them
+        values[unit.name] = layer_model.usage_dict(kernel)
+        details[unit.name] = target.summary(layer_model, kernel)
     return Report(values, details, target=target.name)
 
 

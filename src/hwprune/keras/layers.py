@@ -1,81 +1,148 @@
-"""Read prunable layers of a tf.keras model into framework-free :class:`LayerInfo` objects."""
+"""The prunable kernels of a Keras model, resolved once into units and plain descriptions.
+
+:func:`resolve_units` walks the model once (its graph from :mod:`hwprune.keras.topology`) and
+returns one :class:`KerasUnit` per prunable kernel: the Keras layer, which kernel of it
+(:class:`~hwprune.keras.registry.LayerSpec`) and the framework-free
+:class:`~hwprune.targets.base.LayerInfo` that targets and the hls4ml config reader work on
+(:func:`describe_layers` returns just those). Everything else in the adapter (the callback,
+``estimate``) works from that one list.
+
+Example:
+    >>> import tensorflow as tf
+    >>> model = tf.keras.Sequential([tf.keras.layers.Dense(4, input_shape=(3,), name='fc1'),
+    ...                              tf.keras.layers.Dense(2, name='fc2')])
+    >>> [(i.name, i.kind, i.kernel_shape, i.inputs) for i in describe_layers(model)]
+    [('fc1', 'dense', (3, 4), ()), ('fc2', 'dense', (4, 2), ('fc1',))]
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import tensorflow as tf
 
+from .. import hardware
 from .._validation import invalid
 from ..targets.base import LayerInfo
-from .registry import LayerSpec, output_unit, specs_for, unit_spec
+from . import topology
+from .registry import LayerSpec, output_unit, specs_for
+from .roles import class_role
+from .topology import keras
 
 logger = logging.getLogger(__name__)
-keras = tf.keras
+
+# QKeras classes whose kernel quantizer sets the type hls4ml gives the kernel.
+_QKERAS_CLASSES = ('QDense', 'QConv1D', 'QConv2D', 'QConv2DBatchnorm', 'QDepthwiseConv2D', 'QSeparableConv1D',
+                   'QSeparableConv2D')
 
 
-def _shape(shape) -> tuple | None:
-    if isinstance(shape, list):  # multi-input layers: not a weight layer's case
-        shape = shape[0]
-    if shape is None or any(s is None for s in tuple(shape)[1:]):
+@dataclass(frozen=True, eq=False)
+class KerasUnit:
+    """One prunable kernel of a Keras model.
+
+    Attributes:
+        layer: the Keras layer holding the kernel.
+        spec: which kernel of the layer (a SeparableConv holds two).
+        info: the framework-free description targets cost.
+        is_output: the kernel computes a layer whose units reach a model output one to one
+            (through activations, dropout and batch normalisation).
+    """
+
+    layer: Any
+    spec: LayerSpec
+    info: LayerInfo
+    is_output: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def kernel(self):
+        """The kernel variable."""
+        return getattr(self.layer, self.spec.kernel)
+
+    def firmware_kernel(self, values=None) -> np.ndarray:
+        """The kernel as hls4ml will hold it: the layer's QKeras kernel quantizer applied (a weight
+        it rounds to 0 is a zero, which frees its multiplier); plain Keras kernels as they are.
+
+        Args:
+            values: values to use instead of the layer's current kernel.
+        """
+        values = self.kernel.numpy() if values is None else values
+        quantizer = getattr(self.layer, self.spec.quantizer + '_internal', None)
+        if quantizer is None or not getattr(self.layer, self.spec.quantizer, None):
+            return np.asarray(values)
+        return np.asarray(quantizer(tf.constant(values, dtype=tf.float32)), dtype=np.asarray(values).dtype)
+
+
+def quantizer_weight_bits(quantizer) -> int | None:
+    """Bit width hls4ml gives weights quantized by a QKeras quantizer (``None``: no quantizer).
+
+    Uses hls4ml's own ``get_quantizer_from_config`` when hls4ml is installed (the type hls4ml
+    really emits), else the same rules: ``quantized_bits``/``quantized_po2`` -> ``bits``,
+    ternary -> 2, binary -> 1, anything else 16.
+
+    Example:
+        >>> quantizer_weight_bits({'class_name': 'quantized_bits', 'config': {'bits': 6, 'integer': 0}})
+        6
+    """
+    if quantizer is None:
         return None
-    return tuple(int(s) for s in tuple(shape)[1:])
-
-
-def _producers(layer, cache: dict) -> tuple[str, ...]:
-    """Names of the prunable layers feeding ``layer`` through non-prunable layers."""
-    if layer.name in cache:
-        return cache[layer.name]
-    found: list[str] = []
-    for node in getattr(layer, '_inbound_nodes', []):
-        inbound = node.inbound_layers
-        inbound = inbound if isinstance(inbound, (list, tuple)) else [inbound]
-        for parent in inbound:
-            if specs_for(parent):
-                found.append(output_unit(parent))
-            else:
-                found.extend(_producers(parent, cache))
-    cache[layer.name] = tuple(dict.fromkeys(found))
-    return cache[layer.name]
-
-
-_PASS_THROUGH = ('Activation', 'QActivation', 'Softmax', 'ReLU', 'LeakyReLU', 'Dropout', 'BatchNormalization',
-                 'QBatchNormalization')
-
-
-def output_layer_names(model) -> set:
-    """Names of the layers whose units reach a model output one to one (through activations,
-    dropout and batch normalisation)."""
-    names = set()
-    for tensor in model.outputs:
-        layer = tensor._keras_history.layer
-        while type(layer).__name__ in _PASS_THROUGH:
-            inbound = layer._inbound_nodes[0].inbound_layers
-            layer = inbound[0] if isinstance(inbound, (list, tuple)) else inbound
-        names.add(layer.name)
-    return names
-
-
-def layer_info(layer, producers: Iterable[str] = (), spec: LayerSpec | None = None) -> LayerInfo:
-    """A :class:`LayerInfo` for one built, registered Keras layer (``spec``: which unit of a layer
-    with several kernels; default the first)."""
-    return _unit_infos(layer, producers)[0 if spec is None else specs_for(layer).index(spec)]
-
-
-def _unit_infos(layer, producers: Iterable[str] = ()) -> list[LayerInfo]:
-    specs = specs_for(layer)
-    if not specs:
-        raise invalid('layer', layer.name, 'a layer with a registered layout', TypeError)
+    config = quantizer
+    if not isinstance(config, Mapping):
+        if isinstance(config, str):
+            try:
+                from qkeras import get_quantizer
+            except ImportError:  # pragma: no cover - QKeras missing
+                return None
+            config = get_quantizer(config)
+        get_config = getattr(config, 'get_config', None)
+        if get_config is None:
+            return None
+        config = {'class_name': type(config).__name__, 'config': get_config()}
     try:
-        input_shape, output_shape = _shape(layer.input_shape), _shape(layer.output_shape)
-    except (AttributeError, RuntimeError):
-        input_shape = output_shape = None
+        from hls4ml.converters.keras.qkeras import get_quantizer_from_config
+    except ImportError:
+        get_quantizer_from_config = None
+    if get_quantizer_from_config is not None:
+        try:
+            hls_quantizer = get_quantizer_from_config({'class_name': 'QDense', 'config': {'kernel_quantizer': config}},
+                                                      'kernel')
+            return int(hls_quantizer.hls_type.width)
+        except Exception as e:  # noqa: BLE001 - any failure inside hls4ml/QKeras: fall back to the rules
+            logger.debug('hls4ml could not read quantizer %r (%s); using hwprune rules', config, e)
+    name = str(config.get('class_name', ''))
+    if name in ('quantized_bits', 'quantized_po2'):
+        return int(config['config']['bits'])
+    if 'ternary' in name:
+        return 2
+    if 'binary' in name:
+        return 1
+    return hardware.DEFAULT_WEIGHT_BITS
+
+
+def _kernel_bits(layer, spec: LayerSpec) -> int | None:
+    """Width hls4ml gives a QKeras kernel (from its quantizer); ``None`` for float kernels."""
+    if type(layer).__name__ not in _QKERAS_CLASSES:
+        return None
+    quantizer = layer.get_config().get(spec.quantizer)
+    return quantizer_weight_bits(quantizer) if quantizer else None
+
+
+def _unit_infos(layer, graph, producers: tuple) -> list[LayerInfo]:
+    specs = specs_for(layer)
+    if graph is not None:
+        input_shape, output_shape = graph.input_shape(layer), graph.output_shape(layer)
+    else:  # no graph (a subclassed model): what the layer recorded when it was called, if anything
+        input_shape, output_shape = topology.called_shapes(layer)
     strides = tuple(np.atleast_1d(getattr(layer, 'strides', (1,))))
     padding = getattr(layer, 'padding', 'valid')
     use_bias = bool(getattr(layer, 'use_bias', False))
-    infos, inputs = [], tuple(producers)
+    infos, inputs = [], producers
     for i, spec in enumerate(specs):
         kernel_shape = tuple(getattr(layer, spec.kernel).shape)
         unit_in, unit_out, unit_strides, unit_padding = input_shape, output_shape, strides, padding
@@ -86,66 +153,104 @@ def _unit_infos(layer, producers: Iterable[str] = ()) -> list[LayerInfo]:
         infos.append(LayerInfo(name=layer.name + spec.suffix, kind=spec.kind, kernel_shape=kernel_shape,
                                input_shape=unit_in, output_shape=unit_out, strides=unit_strides,
                                padding=unit_padding, use_bias=use_bias and i == len(specs) - 1,
-                               class_name=type(layer).__name__, inputs=inputs))
+                               class_name=type(layer).__name__, inputs=inputs, layer=layer.name,
+                               part=spec.precision if spec.suffix else None,
+                               weight_bits=_kernel_bits(layer, spec)))
         inputs = (infos[-1].name,)
     return infos
 
 
-def firmware_kernel(layer, info: LayerInfo, kernel=None) -> np.ndarray:
-    """The kernel as hls4ml will hold it: the layer's QKeras kernel quantizer applied (a weight it
-    rounds to 0 is a zero, which frees its multiplier); plain Keras kernels are returned as they are.
+def _producers(graph, layer, cache: dict) -> tuple[str, ...]:
+    """Names of the prunable units feeding ``layer`` through non-prunable layers."""
+    if id(layer) in cache:
+        return cache[id(layer)]
+    cache[id(layer)] = ()  # a cycle cannot occur in a Keras graph; this only guards the recursion
+    found: list[str] = []
+    for parent in graph.parents(layer):
+        if specs_for(parent):
+            found.append(output_unit(parent))
+        else:
+            found.extend(_producers(graph, parent, cache))
+    cache[id(layer)] = tuple(dict.fromkeys(found))
+    return cache[id(layer)]
+
+
+def _same_units(layer) -> bool:
+    """Single-input layers after which output unit ``j`` is still unit ``j`` (activations, softmax
+    included, dropout, batch normalisation)."""
+    return class_role(type(layer)) in ('elementwise', 'bn') or isinstance(layer, keras.layers.Softmax)
+
+
+def _output_layers(graph) -> set:
+    """Ids of the layers whose units reach a model output one to one."""
+    found = set()
+    for layer in graph.output_layers():
+        while _same_units(layer):
+            parents = graph.parents(layer)
+            if len(parents) != 1:
+                break
+            layer = parents[0]
+        found.add(id(layer))
+    return found
+
+
+def resolve_units(model, names: Iterable[str] | None = None, warn: bool = True) -> list[KerasUnit]:
+    """One :class:`KerasUnit` per prunable kernel of ``model`` (a SeparableConv gives two, named
+    ``<name>_depthwise`` and ``<name>_pointwise``), in layer order.
 
     Args:
-        layer: the Keras layer.
-        info: which of its kernels (a :class:`LayerInfo` from :func:`prunable_layers`).
-        kernel: values to use instead of the layer's current kernel.
-    """
-    spec = unit_spec(layer, info)
-    values = getattr(layer, spec.kernel).numpy() if kernel is None else kernel
-    quantizer = getattr(layer, spec.quantizer + '_internal', None)
-    if quantizer is None or not getattr(layer, spec.quantizer, None):
-        return np.asarray(values)
-    return np.asarray(quantizer(tf.constant(values, dtype=tf.float32)), dtype=np.asarray(values).dtype)
-
-
-def prunable_layers(model, names: Iterable[str] | None = None, warn: bool = True):
-    """``[(layer, LayerInfo), ...]`` of the model's layers that have a layout, one entry per
-    kernel (a SeparableConv gives two, named ``<name>_depthwise`` and ``<name>_pointwise``).
-
-    Args:
-        model: a built tf.keras model (Sequential or functional).
+        model: a built Keras model (Sequential or functional; a subclassed model's layers are
+            found too, without shapes or producers).
         names: restrict to these layer names (each must exist and be prunable); a unit name
-            (``'sep_pointwise'``) selects one kernel of a layer with several.
+            (``'sep_pointwise'``) selects one kernel of a layer with several. A single string is
+            refused (it would be read letter by letter).
         warn: log a warning for layers with weights but no registered layout.
     """
-    if not isinstance(model, keras.Model):
-        raise invalid('model', model, 'a tf.keras Model', TypeError)
-    if not model.built:
-        raise invalid('model', model.name, 'a built model (call it once or give it an input shape)')
+    topology.check_model(model)
+    if isinstance(names, str):
+        raise invalid('layers', names, f'a list of layer names, e.g. [{names!r}]', TypeError)
     by_name = {layer.name: layer for layer in model.layers}
     units = {layer.name + spec.suffix: layer for layer in model.layers for spec in specs_for(layer) if spec.suffix}
     if names is not None:
-        names = list(names)
+        names = [str(n) for n in names]
         for name in names:
             if name not in by_name and name not in units:
                 raise invalid('layers', name, 'names of layers of the model: ' + ', '.join(by_name))
             if not specs_for(by_name.get(name) or units[name]):
                 raise invalid('layers', name, 'layers with a layout (register custom layers with '
                               'hwprune.keras.register_layer)')
+    graph = topology.graph_or_none(model)
+    outputs = _output_layers(graph) if graph is not None else set()
     cache: dict = {}
     out = []
     for layer in model.layers:
-        if not specs_for(layer):
-            if warn and layer.trainable_weights and not isinstance(layer, keras.layers.BatchNormalization):
+        specs = specs_for(layer)
+        if not specs:
+            if warn and layer.trainable_weights and class_role(type(layer)) != 'bn':
                 logger.warning('Layer %r (%s) has weights but no hwprune layout; it is left unpruned. Register it '
                                'with hwprune.keras.register_layer(%s, kind=..., kernel=...) to prune it.',
                                layer.name, type(layer).__name__, type(layer).__name__)
             continue
         if names is not None and layer.name not in names and not any(units.get(n) is layer for n in names):
             continue
-        out.extend((layer, info) for info in _unit_infos(layer, _producers(layer, cache))
-                   if names is None or layer.name in names or info.name in names)
+        producers = _producers(graph, layer, cache) if graph is not None else ()
+        last = output_unit(layer)
+        for spec, info in zip(specs, _unit_infos(layer, graph, producers)):
+            if names is None or layer.name in names or info.name in names:
+                out.append(KerasUnit(layer, spec, info, is_output=id(layer) in outputs and info.name == last))
     return out
 
 
-__all__ = ['firmware_kernel', 'layer_info', 'output_layer_names', 'prunable_layers']
+def describe_layers(model, names: Iterable[str] | None = None) -> list[LayerInfo]:
+    """The framework-free :class:`~hwprune.targets.base.LayerInfo` of every prunable kernel of a
+    Keras model: what targets and the hls4ml config reader
+    (:func:`hwprune.targets.hls_config.read_hls_config`) take.
+
+    Args:
+        model: a built Keras model.
+        names: restrict to these layer (or unit) names.
+    """
+    return [unit.info for unit in resolve_units(model, names, warn=False)]
+
+
+__all__ = ['KerasUnit', 'describe_layers', 'quantizer_weight_bits', 'resolve_units']

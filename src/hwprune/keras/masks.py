@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from . import hooks
+
 
 class MaskConstraint:
     """``constraint(w) = user_constraint(w) * mask`` (a plain callable, never serialised)."""
@@ -24,12 +26,6 @@ class MaskConstraint:
         if self.inner is not None:
             w = self.inner(w)
         return w * tf.cast(self.mask, w.dtype)
-
-
-def _components(variable):
-    """The per-device variables behind a (possibly distributed) variable."""
-    values = getattr(variable, 'values', None)
-    return tuple(values) if values is not None else (variable,)
 
 
 class KernelMask:
@@ -52,16 +48,16 @@ class KernelMask:
         """Make the optimizer apply the mask after each update (idempotent)."""
         if self._saved is not None:
             return
-        self._saved = [getattr(v, '_constraint', None) for v in _components(self.kernel)]
-        for v, inner in zip(_components(self.kernel), self._saved):
-            v._constraint = MaskConstraint(self.mask, inner)
+        self._saved = [hooks.get_constraint(v) for v in hooks.components(self.kernel)]
+        for v, inner in zip(hooks.components(self.kernel), self._saved):
+            hooks.set_constraint(v, MaskConstraint(self.mask, inner))
 
     def uninstall(self) -> None:
         """Give the kernel its own constraint back."""
         if self._saved is None:
             return
-        for v, inner in zip(_components(self.kernel), self._saved):
-            v._constraint = inner
+        for v, inner in zip(hooks.components(self.kernel), self._saved):
+            hooks.set_constraint(v, inner)
         self._saved = None
 
     def set(self, mask: np.ndarray) -> None:

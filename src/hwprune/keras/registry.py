@@ -2,8 +2,9 @@
 
 A registry maps layer classes to :class:`LayerSpec` entries (layer kind and kernel attribute),
 resolved along the class MRO so that subclasses work: QKeras ``QDense`` is a ``Dense`` and is
-pruned like one. Classes that subclass a prunable class but compute something else (Keras 2's
-``Conv2DTranspose`` is a ``Conv2D``) are registered as *not* prunable.
+pruned like one. Only layers whose role (:mod:`hwprune.keras.roles`) is ``weight`` or
+``depthwise`` have specs: classes that subclass a prunable class but compute something else
+(Keras 2's ``Conv2DTranspose`` is a ``Conv2D``) have the role ``barrier`` and are not pruned.
 
 A layer with two kernels is pruned as two *units*, named as hls4ml names the layers it splits
 it into: ``SeparableConv2D`` ``'sep'`` becomes ``'sep_depthwise'`` (a ``depthwise2d`` kernel)
@@ -26,13 +27,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import tensorflow as tf
-
 from .._validation import invalid
-from ..layouts import check_kind
+from ..kinds import check_kind, get_kind
+from .roles import class_role, register_role
+from .topology import keras
 
 logger = logging.getLogger(__name__)
-keras = tf.keras
 
 
 @dataclass(frozen=True)
@@ -64,24 +64,32 @@ def register_layer(cls: type, kind: str | None, kernel: str = 'kernel') -> None:
     Args:
         cls: a Keras layer class.
         kind: ``'dense'``, ``'conv1d'``, ``'conv2d'``, ``'depthwise1d'``, ``'depthwise2d'`` (the
-            kernel must have the Keras shape of that kind), or ``None`` to exclude the class and
-            its subclasses.
+            kernel must have the Keras shape of that kind; see :mod:`hwprune.kinds`), or ``None``
+            to exclude the class and its subclasses.
         kernel: name of the attribute holding the kernel ``tf.Variable``.
     """
     if not isinstance(cls, type) or not issubclass(cls, keras.layers.Layer):
         raise invalid('cls', cls, 'a tf.keras Layer subclass', TypeError)
-    _REGISTRY[cls] = None if kind is None else (LayerSpec(check_kind(kind), kernel),)
+    if kind is None:
+        _REGISTRY[cls] = None
+        return
+    _register_units(cls, (LayerSpec(check_kind(kind), kernel),))
 
 
 def _register_units(cls: type, specs) -> None:
     for spec in specs:
         check_kind(spec.kind)
     _REGISTRY[cls] = tuple(specs)
+    if class_role(cls) not in ('weight', 'depthwise'):
+        depthwise = len(specs) == 1 and get_kind(specs[0].kind).depthwise
+        register_role(cls, 'depthwise' if depthwise else 'weight')
 
 
 def specs_for(layer) -> tuple[LayerSpec, ...]:
     """Every :class:`LayerSpec` of a layer instance (or class), in data-flow order; ``()`` if none."""
     cls = layer if isinstance(layer, type) else type(layer)
+    if class_role(cls) not in ('weight', 'depthwise'):
+        return ()
     for klass in cls.__mro__:
         if klass in _REGISTRY:
             return _REGISTRY[klass] or ()
@@ -126,14 +134,13 @@ def output_unit(layer) -> str:
     return layer.name + specs_for(layer)[-1].suffix
 
 
-def kernel_variable(layer, unit=None) -> tf.Variable:
+def kernel_variable(layer, unit=None):
     """The kernel variable of a registered, built layer (``unit``: see :func:`unit_spec`)."""
     return getattr(layer, unit_spec(layer, unit).kernel)
 
 
-register_layer(keras.layers.Dense, 'dense')
-register_layer(keras.layers.Conv1D, 'conv1d')
-register_layer(keras.layers.Conv2D, 'conv2d')
+for _cls, _kind in ((keras.layers.Dense, 'dense'), (keras.layers.Conv1D, 'conv1d'), (keras.layers.Conv2D, 'conv2d')):
+    _register_units(_cls, (LayerSpec(_kind),))
 _register_units(keras.layers.DepthwiseConv2D, (LayerSpec('depthwise2d', 'depthwise_kernel', '', 'depthwise_quantizer'),))
 if hasattr(keras.layers, 'DepthwiseConv1D'):
     _register_units(keras.layers.DepthwiseConv1D,
@@ -142,8 +149,6 @@ for _cls, _dim in ((keras.layers.SeparableConv1D, '1d'), (keras.layers.Separable
     _register_units(_cls, (
         LayerSpec('depthwise' + _dim, 'depthwise_kernel', '_depthwise', 'depthwise_quantizer', 'depthwise'),
         LayerSpec('conv' + _dim, 'pointwise_kernel', '_pointwise', 'pointwise_quantizer', 'pointwise')))
-for _cls in (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3D):
-    register_layer(_cls, None)
 
 __all__ = ['LayerSpec', 'is_prunable', 'kernel_variable', 'output_unit', 'register_layer', 'spec_for', 'specs_for',
            'unit_spec']

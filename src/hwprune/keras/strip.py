@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import inspect
 import logging
 import warnings
 from typing import Any
@@ -21,52 +20,19 @@ import numpy as np
 import tensorflow as tf
 
 from hwprune._validation import check_number, invalid
-from hwprune.keras import _graph
-
-keras = tf.keras
+from hwprune.keras import topology
+from hwprune.keras.roles import CHANNELWISE, is_elementwise, layer_quantizers, quantizers_elementwise, role_of
+from hwprune.keras.topology import keras
 
 logger = logging.getLogger(__name__)
 
 __all__ = ['strip']
 
-# Activation functions that act on each element on its own (softmax & co. do not).
-_ELEMENTWISE_FUNCTIONS = frozenset({
-    'linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hard_sigmoid', 'tanh', 'softplus',
-    'softsign', 'swish', 'silu', 'gelu', 'exponential', 'mish', 'hard_silu', 'hard_swish',
-    'leaky_relu',
-    # QKeras quantisation functions
-    'binary_sigmoid', 'smooth_sigmoid', 'binary_tanh', 'hard_tanh', 'smooth_tanh',
-})
-# QKeras quantizers that map each element on its own, provided `alpha` is not 'auto'/'auto_po2'
-# (those derive a scale from the whole tensor).
-_ELEMENTWISE_QUANTIZERS = frozenset({
-    'quantized_bits', 'quantized_relu', 'quantized_ulaw', 'quantized_tanh', 'quantized_sigmoid',
-    'quantized_po2', 'quantized_relu_po2', 'quantized_hswish', 'binary',
-})
-_TRUSTED_MODULES = ('keras', 'tensorflow', 'tf_keras', 'qkeras')
-
 _L = keras.layers
-# Weightless layers that act on each channel on its own (identity at inference, pooling,
-# padding, resampling, elementwise activations). `Activation` and QKeras `QActivation` are
-# accepted only with an elementwise activation.
-_PASS_TYPES = (
-    _L.ReLU, _L.LeakyReLU, _L.ELU, _L.ThresholdedReLU,
-    _L.Dropout, _L.GaussianNoise, _L.GaussianDropout, _L.AlphaDropout, _L.ActivityRegularization,
-    _L.MaxPooling1D, _L.MaxPooling2D, _L.MaxPooling3D,
-    _L.AveragePooling1D, _L.AveragePooling2D, _L.AveragePooling3D,
-    _L.GlobalMaxPooling1D, _L.GlobalMaxPooling2D, _L.GlobalMaxPooling3D,
-    _L.GlobalAveragePooling1D, _L.GlobalAveragePooling2D, _L.GlobalAveragePooling3D,
-    _L.ZeroPadding1D, _L.ZeroPadding2D, _L.ZeroPadding3D,
-    _L.UpSampling1D, _L.UpSampling2D, _L.UpSampling3D,
-    _L.Cropping1D, _L.Cropping2D, _L.Cropping3D,
-) + ((_L.Identity,) if hasattr(_L, 'Identity') else ())
-_MERGE_TYPES = (_L.Add, _L.Subtract, _L.Multiply, _L.Average, _L.Maximum, _L.Minimum)
-_WEIGHT_TYPES = (_L.Dense, _L.Conv1D, _L.Conv2D, _L.Conv3D)
-# Channel-wise layers with weights: channel c of the output reads channel c of the input only.
-_DEPTHWISE_TYPES = (_L.DepthwiseConv2D,) + ((_L.DepthwiseConv1D,) if hasattr(_L, 'DepthwiseConv1D') else ())
 # A depthwise kernel followed by a 1x1 pointwise one, pruned as one weight layer.
 _SEPARABLE_TYPES = (_L.SeparableConv1D, _L.SeparableConv2D)
-_TRANSPOSED_TYPES = (_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose)
+# Weight layers strip knows how to rebuild narrower (``units``/``filters`` in their config).
+_REBUILDABLE = (_L.Dense, _L.Conv1D, _L.Conv2D, _L.Conv3D) + _SEPARABLE_TYPES
 
 # Relative tolerance for "this probe output is the same at every position" and for "the
 # quantizer gives back the same values".
@@ -128,7 +94,7 @@ def strip(model: Any, atol: float = 0.0) -> Any:
     if not isinstance(model, keras.Model):
         raise invalid('model', model, 'a tf.keras Model (Sequential or functional)', TypeError)
     atol = check_number('atol', atol, minimum=0.0)
-    graph = _graph.read_graph(model)
+    graph = topology.read_graph(model)
     analysis = _Analysis(graph, atol)
     analysis.run()
     return _rebuild(model, graph, analysis)
@@ -136,33 +102,6 @@ def strip(model: Any, atol: float = 0.0) -> Any:
 
 # --------------------------------------------------------------------------------------------
 # Layer inspection helpers
-
-
-def _is_elementwise(fn: Any) -> bool:
-    """Whether an activation function or QKeras quantizer acts on each element on its own."""
-    if fn is None:
-        return True
-    if isinstance(fn, str):
-        try:
-            fn = keras.activations.get(fn)
-        except (ValueError, TypeError):
-            return False
-    module = (getattr(type(fn), '__module__', '') or '').split('.')[0]
-    if module == 'qkeras' and not inspect.isfunction(fn):
-        return (type(fn).__name__ in _ELEMENTWISE_QUANTIZERS
-                and not isinstance(getattr(fn, 'alpha', None), str))
-    name = getattr(fn, '__name__', None)
-    fn_module = (getattr(fn, '__module__', '') or '').split('.')[0]
-    return name in _ELEMENTWISE_FUNCTIONS and fn_module in _TRUSTED_MODULES
-
-
-def _layer_quantizers(layer: Any) -> list:
-    """The QKeras quantizer objects a layer applies (kernel, bias, activation, ...)."""
-    found = [value for name, value in vars(layer).items()
-             if name.endswith('_quantizer_internal') and value is not None]
-    if type(layer).__name__ == 'QActivation':
-        found.append(getattr(layer, 'quantizer', None))
-    return found
 
 
 @contextlib.contextmanager
@@ -256,7 +195,7 @@ def _channels_last(layer: Any) -> bool:
     return getattr(layer, 'data_format', 'channels_last') in (None, 'channels_last')
 
 
-def _training_forced(node: _graph.Node) -> bool:
+def _training_forced(node: topology.Node) -> bool:
     training = node.call_kwargs.get('training')
     return training is not None and training is not False
 
@@ -288,6 +227,40 @@ class _Weight:
     use_bias: bool = False
 
 
+class _UnionFind:
+    """Disjoint sets over ``n`` integer ids (path halving, union by size)."""
+
+    def __init__(self, n: int):
+        self.parent = np.arange(n)
+        self.size = np.ones(n, dtype=np.int64)
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return int(i)
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+
+    def union_arrays(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Union ``a[i]`` with ``b[i]`` for every ``i``."""
+        for x, y in zip(a.tolist(), b.tolist()):
+            self.union(x, y)
+
+    def roots(self) -> np.ndarray:
+        """The root of every id."""
+        return np.array([self.find(i) for i in range(len(self.parent))], dtype=np.int64)
+
+
+
 # --------------------------------------------------------------------------------------------
 # Analysis
 
@@ -295,7 +268,7 @@ class _Weight:
 class _Analysis:
     """Classify nodes, group channel slots, find constants, decide what goes."""
 
-    def __init__(self, graph: _graph.Graph, atol: float):
+    def __init__(self, graph: topology.Graph, atol: float):
         self.graph = graph
         self.atol = atol
         self.kinds: list = []
@@ -307,55 +280,54 @@ class _Analysis:
 
     # -- classification ------------------------------------------------------------------
 
-    def _classify(self, node: _graph.Node) -> str:
+    def _classify(self, node: topology.Node) -> str:
         layer = node.layer
         tensors = self.graph.tensors
         ins = [tensors[k] for k in node.inputs]
         outs = [tensors[k] for k in node.outputs]
-        if isinstance(layer, _L.InputLayer):
+        role = role_of(layer)
+        if role == 'input':
             return 'input'
         if (isinstance(layer, keras.Model) or len(outs) != 1 or not ins or _training_forced(node)
                 or any(t.channels == 0 for t in ins + outs)):
             return 'barrier'
         out = outs[0]
         shared = self.graph.calls_per_layer.get(id(layer), 1) > 1
-        quantizers_ok = all(_is_elementwise(q) for q in _layer_quantizers(layer))
         single = len(ins) == 1
         same_channels = single and ins[0].channels == out.channels
 
-        if isinstance(layer, _WEIGHT_TYPES + _SEPARABLE_TYPES) and not isinstance(layer, _TRANSPOSED_TYPES):
-            return 'weight' if single and not shared else 'barrier'
-        if isinstance(layer, _DEPTHWISE_TYPES):
+        if role == 'weight':
+            return 'weight' if single and not shared and isinstance(layer, _REBUILDABLE) else 'barrier'
+        if role == 'depthwise':
             if (same_channels and not shared and getattr(layer, 'depth_multiplier', 1) == 1 and _channels_last(layer)
-                    and _is_elementwise(getattr(layer, 'activation', None)) and _layer_quantizers_elementwise(layer)):
+                    and is_elementwise(getattr(layer, 'activation', None)) and quantizers_elementwise(layer)):
                 return 'depthwise'
             return 'barrier'
-        if isinstance(layer, _L.BatchNormalization):
+        if role == 'bn':
             rank = len(ins[0].shape)
             axis = list(getattr(layer, 'axis', []) or [])
             per_channel = all(tuple(w.shape) == (out.channels,) for w in layer.weights)
             if (same_channels and not shared and axis in ([rank - 1], [-1]) and per_channel
-                    and _layer_quantizers_elementwise(layer)):
+                    and quantizers_elementwise(layer)):
                 return 'bn'
             return 'barrier'
-        if isinstance(layer, _PASS_TYPES + (_L.Activation,)) or type(layer).__name__ == 'QActivation':
-            if isinstance(layer, _L.Activation) and not _is_elementwise(layer.activation):
-                return 'barrier'
+        if role in CHANNELWISE:
+            quantizers_ok = all(is_elementwise(q) for q in layer_quantizers(layer))
             if (same_channels and not layer.weights and _channels_last(layer) and quantizers_ok
                     and len(ins[0].shape) >= 2):
                 return 'pass'
             return 'barrier'
-        if isinstance(layer, _MERGE_TYPES):
+        if role == 'merge':
             if all(t.shape[1:] == out.shape[1:] for t in ins) and not layer.weights:
                 return 'merge'
             return 'barrier'
-        if isinstance(layer, _L.Concatenate):
+        if role == 'concat':
             rank = len(out.shape)
             if (layer.axis in (-1, rank - 1) and all(len(t.shape) == rank for t in ins)
                     and sum(t.channels for t in ins) == out.channels):
                 return 'concat'
             return 'barrier'
-        if isinstance(layer, (_L.Flatten, _L.Reshape)) and single and not layer.weights:
+        if role == 'reshape' and single and not layer.weights:
             known = all(d is not None for d in ins[0].shape[1:])
             if isinstance(layer, _L.Flatten):
                 ok = _channels_last(layer) and known and out.channels == int(np.prod(ins[0].shape[1:]))
@@ -373,7 +345,7 @@ class _Analysis:
         """Weights that count as zero: within ``atol`` both as stored and as the layer uses them."""
         return (np.abs(raw) <= self.atol) & (np.abs(effective) <= self.atol)
 
-    def _weight_info(self, node: _graph.Node) -> _Weight | None:
+    def _weight_info(self, node: topology.Node) -> _Weight | None:
         if isinstance(node.layer, _SEPARABLE_TYPES):
             return self._separable_info(node)
         layer = node.layer
@@ -388,7 +360,7 @@ class _Analysis:
         kernel = np.asarray(kernel_var.numpy())
         if kernel.ndim < 2 or kernel.shape[-2] != t_in.channels or kernel.shape[-1] != t_out.channels:
             return None
-        if not _layer_quantizers_elementwise(layer, ignore=('kernel', 'bias')):
+        if not quantizers_elementwise(layer, ignore=('kernel', 'bias')):
             return None
         kq = _fresh_quantizer(layer, 'kernel_quantizer')
         bq = _fresh_quantizer(layer, 'bias_quantizer')
@@ -411,9 +383,9 @@ class _Analysis:
         return _Weight(layer=layer, in_key=t_in.key, out_key=t_out.key, kernel=kernel,
                        w=w_eff.reshape(taps_shape), zero=zero.reshape(taps_shape),
                        foldable=foldable, bias=bias, bias_eff=bias_eff, kq=kq, bq=bq,
-                       elementwise=_is_elementwise(getattr(layer, 'activation', None)))
+                       elementwise=is_elementwise(getattr(layer, 'activation', None)))
 
-    def _separable_info(self, node: _graph.Node) -> _Weight | None:
+    def _separable_info(self, node: topology.Node) -> _Weight | None:
         """A SeparableConv as one weight layer whose kernel is ``depthwise[t, c] * pointwise[c, f]``:
         input channel ``c`` is read by unit ``f`` iff both are nonzero, and a constant input folds
         into the bias through both (valid padding)."""
@@ -422,7 +394,7 @@ class _Analysis:
         t_out = self.graph.tensors[node.outputs[0]]
         use_bias = bool(layer.use_bias)
         if (getattr(layer, 'depth_multiplier', 1) != 1 or not _channels_last(layer)
-                or len(layer.weights) != 2 + use_bias or not _layer_quantizers_elementwise(layer)):
+                or len(layer.weights) != 2 + use_bias or not quantizers_elementwise(layer)):
             return None
         depthwise = np.asarray(layer.depthwise_kernel.numpy())
         pointwise = np.asarray(layer.pointwise_kernel.numpy())
@@ -448,9 +420,9 @@ class _Analysis:
         foldable = layer.padding == 'valid' or all(k == 1 for k in depthwise.shape[:-2])
         return _Weight(layer=layer, in_key=t_in.key, out_key=t_out.key, kernel=pointwise, w=w_eff, zero=zero,
                        foldable=foldable, bias=bias, bias_eff=bias_eff, parts=(depthwise, pointwise), bq=bq,
-                       elementwise=_is_elementwise(getattr(layer, 'activation', None)))
+                       elementwise=is_elementwise(getattr(layer, 'activation', None)))
 
-    def _depthwise_constants(self, node: _graph.Node, t_in, t_out, const_in: np.ndarray) -> np.ndarray:
+    def _depthwise_constants(self, node: topology.Node, t_in, t_out, const_in: np.ndarray) -> np.ndarray:
         """Channels of a depthwise layer that are constant: constant input (the probe checks the
         padding), or every weight of the channel zero (the output is the bias)."""
         layer = node.layer
@@ -470,7 +442,7 @@ class _Analysis:
 
     def run(self) -> None:
         graph = self.graph
-        uf = _graph.UnionFind(graph.n_slots)
+        uf = _UnionFind(graph.n_slots)
         pins: list = []
         tensors = graph.tensors
 
@@ -554,7 +526,7 @@ class _Analysis:
                 result = [self._weight_constants(self.weights[index], ins[0], values[0])]
             elif kind in ('pass', 'bn'):
                 steady = np.isfinite(values[0])
-                if kind == 'bn' and layer.scale and not _layer_quantizers(layer):
+                if kind == 'bn' and layer.scale and not layer_quantizers(layer):
                     steady = steady | (np.abs(layer.gamma.numpy()) <= self.atol)
                 if steady.any():
                     probed = _probe(layer, ins, values, outs[0].channels, as_list=False)
@@ -575,7 +547,7 @@ class _Analysis:
             for tensor, value in zip(outs, result):
                 self.const[tensor.key] = value
 
-    def _weight_constants(self, w: _Weight, t_in: _graph.Tensor, const_in: np.ndarray) -> np.ndarray:
+    def _weight_constants(self, w: _Weight, t_in: topology.Tensor, const_in: np.ndarray) -> np.ndarray:
         """Output units that are constant: every input they really read is a foldable constant."""
         n_out = w.w.shape[-1]
         if not w.elementwise:
@@ -683,7 +655,7 @@ class _Analysis:
         w.use_bias = needed
         w.new_bias = None if stored is None else stored.astype(w.kernel.dtype)
 
-    def _plan_reshape(self, node: _graph.Node) -> None:
+    def _plan_reshape(self, node: topology.Node) -> None:
         layer = node.layer
         keep_out = self.keep[node.outputs[0]]
         target = list(layer.target_shape)
@@ -698,18 +670,6 @@ class _Analysis:
         self.reshapes[id(layer)] = tuple(target)
 
 
-def _layer_quantizers_elementwise(layer: Any, ignore: tuple = ()) -> bool:
-    """True when every quantizer of ``layer`` (except ``<name>_quantizer`` in ``ignore``) is elementwise."""
-    for name, value in vars(layer).items():
-        if not name.endswith('_quantizer_internal') or value is None:
-            continue
-        if name[:-len('_quantizer_internal')] in ignore:
-            continue
-        if not _is_elementwise(value):
-            return False
-    return True
-
-
 def _same(actual: np.ndarray, expected: np.ndarray) -> bool:
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
@@ -721,8 +681,7 @@ def _same(actual: np.ndarray, expected: np.ndarray) -> bool:
 # Rebuild
 
 
-def _rebuild(model: Any, graph: _graph.Graph, analysis: _Analysis) -> Any:
-    objects = _graph.custom_objects(model)
+def _rebuild(model: Any, graph: topology.Graph, analysis: _Analysis) -> Any:
     overrides: dict = {}
     for w in analysis.weights.values():
         if w.keep_rows.all() and w.keep_cols.all() and w.use_bias == bool(w.layer.use_bias):
@@ -761,8 +720,7 @@ def _rebuild(model: Any, graph: _graph.Graph, analysis: _Analysis) -> Any:
         created[id(layer)] = new
         return new
 
-    with keras.utils.custom_object_scope(objects):
-        new_model = keras.models.clone_model(model, clone_function=clone)
+    new_model = topology.clone(model, clone)
 
     weights_by_layer = {id(w.layer): w for w in analysis.weights.values()}
     done: set = set()

@@ -32,9 +32,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .._validation import invalid
+from .._validation import check_int, check_number, invalid
 from ..knapsack import solve_knapsack
-from ..layouts import KINDS, GroupLayout, check_kernel_shape, check_kind, mult_shape
+from ..kinds import KINDS, check_kind, get_kind
+from ..layouts import GroupLayout, check_kernel_shape, mult_shape
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,14 @@ class LayerInfo:
         class_name: the framework's class name (``'Dense'``, ``'QConv2D'``, ...), for configs.
         inputs: names of the prunable layers whose outputs feed this one directly or through
             shape-preserving layers (used by channel-pruning targets); empty if unknown.
+        layer: name of the framework layer that holds the kernel, when it differs from ``name``
+            (the two kernels of a SeparableConv ``'sep'`` are units ``'sep_depthwise'`` and
+            ``'sep_pointwise'`` of layer ``'sep'``); ``''``: the same as ``name``.
+        part: for a kernel hls4ml splits out of its layer into a node of its own, which one
+            (``'depthwise'`` or ``'pointwise'``: its key in the layer's ``Precision`` entry);
+            ``None`` otherwise.
+        weight_bits: width of the type the framework quantizes the kernel to (a QKeras kernel
+            quantizer), which hls4ml uses whatever its config says; ``None`` for float kernels.
     """
 
     name: str
@@ -68,6 +77,9 @@ class LayerInfo:
     use_bias: bool = True
     class_name: str = ''
     inputs: tuple = ()
+    layer: str = ''
+    part: str | None = None
+    weight_bits: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, 'kind', check_kind(self.kind))
@@ -80,6 +92,9 @@ class LayerInfo:
         if self.padding not in ('valid', 'same', 'causal'):
             raise invalid('padding', self.padding, "'valid' or 'same'")
         object.__setattr__(self, 'inputs', tuple(self.inputs))
+        object.__setattr__(self, 'layer', str(self.layer or self.name))
+        if self.weight_bits is not None:
+            object.__setattr__(self, 'weight_bits', check_int('weight_bits', self.weight_bits, 1))
 
     @property
     def mult_shape(self) -> tuple[int, int]:
@@ -93,7 +108,7 @@ class LayerInfo:
     @property
     def output_positions(self) -> int:
         """Output pixels the kernel is applied at (1 for Dense or unknown shapes)."""
-        if self.kind == 'dense' or self.output_shape is None:
+        if get_kind(self.kind).spatial == 0 or self.output_shape is None:
             return 1
         return int(np.prod(self.output_shape[:-1]))
 
@@ -142,6 +157,40 @@ class LayerModel:
         return f'{type(self).__name__}({self.info.name!r}, {self.layout!r}, resources={self.resources})'
 
 
+class WeightedLayerModel(LayerModel):
+    """A layer model whose resources are folded into one weighted resource, ``'weighted'``.
+
+    What ``resources={'DSP': 1, 'BRAM': 4}`` asks for: one constraint on ``DSP + 4 * BRAM``.
+    Made by :meth:`Target.weighted`, which refuses targets whose :meth:`Target.select` needs
+    their own layer models.
+
+    Args:
+        base: the target's own model of the layer.
+        weights: the weight of each of ``base.resources``.
+
+    Attributes:
+        base: the target's own model.
+        weights: ``{resource: weight}``.
+
+    Example:
+        >>> from hwprune.layouts import neuron_layout
+        >>> base = LayerModel(LayerInfo('fc', 'dense', (4, 2)), neuron_layout('dense', (4, 2)),
+        ...                   [[4.0, 1.0], [4.0, 1.0]], ('params', 'units'))
+        >>> WeightedLayerModel(base, {'params': 1.0, 'units': 10.0}).usage(np.ones((4, 2)))
+        array([28.])
+    """
+
+    def __init__(self, base: LayerModel, weights: Mapping[str, float]):
+        self.base = base
+        self.weights = {r: float(weights.get(r, 0.0)) for r in base.resources}
+        vector = np.array(list(self.weights.values()))
+        super().__init__(base.info, base.layout, base.group_costs @ vector[:, None], ('weighted',),
+                         fixed=[float(np.asarray(base.fixed) @ vector)], details=base.details)
+
+    def usage(self, kernel) -> np.ndarray:
+        return np.array([float(self.base.usage(kernel) @ np.array(list(self.weights.values())))])
+
+
 @dataclass
 class LayerState:
     """What a pruning step knows about one layer (numpy only).
@@ -184,6 +233,9 @@ class Target:
     default_resources: tuple = ()
     #: Layer kinds the target has a cost model for; :meth:`layer_model` returns ``None`` for others.
     kinds: tuple = KINDS
+    #: Whether :meth:`select` works on :class:`WeightedLayerModel` (one weighted resource); false
+    #: for targets whose decision needs their own layer models (PIM cycles, systolic packing).
+    supports_weighted: bool = True
 
     def _models_kind(self, info: LayerInfo) -> bool:
         """Whether the target costs layers of ``info.kind``; logs once per layer when it does not."""
@@ -202,6 +254,14 @@ class Target:
             resources = self.default_resources or self.resources[:1]
         if isinstance(resources, str):
             resources = (resources,)
+        try:
+            resources = tuple(resources)
+        except TypeError:
+            raise invalid('resources', resources, f'a resource name or a list of resource names of target '
+                          f'{self.name!r}', TypeError) from None
+        if not resources:
+            raise invalid('resources', resources, f'at least one resource name of target {self.name!r}: '
+                          + ', '.join(repr(x) for x in self.resources))
         lookup = {r.lower(): r for r in self.resources}
         out = []
         for r in resources:
@@ -210,6 +270,24 @@ class Target:
                               + ', '.join(repr(x) for x in self.resources))
             out.append(lookup[r.lower()])
         return tuple(dict.fromkeys(out))
+
+    def check_weights(self, weights) -> dict[str, float]:
+        """Validate a weighted resource dict (``{'DSP': 1, 'BRAM': 4}``) for this target.
+
+        Returns ``{resource: weight}`` with the target's spelling of each resource; raises a
+        TypeError naming the target if it does not support weighted resources.
+        """
+        if not isinstance(weights, Mapping) or not weights:
+            raise invalid('resources', weights, 'a non-empty dict of resource weights', TypeError)
+        if not self.supports_weighted:
+            raise invalid('resources', dict(weights), f'a resource name or a list of them: target {self.name!r} '
+                          'does not support weighted resource dicts', TypeError)
+        return {self.check_resources([r])[0]: check_number(f'resources[{r!r}]', w, 0.0) for r, w in weights.items()}
+
+    def weighted(self, model: LayerModel, weights: Mapping[str, float]) -> WeightedLayerModel:
+        """``model`` with its resources folded into one weighted resource (see :meth:`check_weights`)."""
+        self.check_weights(weights)
+        return WeightedLayerModel(model, weights)
 
     def layer_model(self, info: LayerInfo, resources: Sequence[str]) -> LayerModel | None:
         """The layer's groups and costs in ``resources``; ``None`` if the target cannot prune it.
@@ -281,4 +359,4 @@ class Target:
         return f'{type(self).__name__}({args})'
 
 
-__all__ = ['LayerInfo', 'LayerModel', 'LayerState', 'Target']
+__all__ = ['LayerInfo', 'LayerModel', 'LayerState', 'Target', 'WeightedLayerModel']

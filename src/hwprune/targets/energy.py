@@ -62,6 +62,7 @@ import numpy as np
 
 from .._validation import check_choice, check_int, check_number, invalid
 from ..layouts import neuron_layout, unstructured_layout
+from ..kinds import get_kind
 from .base import LayerInfo, LayerModel, LayerState, Target
 
 logger = logging.getLogger(__name__)
@@ -91,12 +92,12 @@ class LayerShape:
     @classmethod
     def from_info(cls, info: LayerInfo) -> 'LayerShape':
         shape = info.kernel_shape
-        if info.kind == 'dense':
+        if get_kind(info.kind).spatial == 0:
             return cls(1, 1, 1, shape[0], shape[1], 1, shape[0], shape[1])
         if info.input_shape is None or info.output_shape is None:
             raise invalid('info.input_shape', info.input_shape, f'known input and output shapes of {info.kind} layer '
                           f'{info.name!r} (its energy depends on the feature-map size)')
-        if info.kind == 'conv1d':
+        if get_kind(info.kind).spatial == 1:
             kh, kw, c, m = 1, shape[0], shape[1], shape[2]
             rows = 1
         else:

@@ -37,8 +37,9 @@ import numpy as np
 
 from .. import hardware
 from .._validation import check_choice, check_int, invalid
-from ..layouts import (DEPTHWISE_KINDS, bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor,
-                       dsp_layout, resource_block, unstructured_layout)
+from ..kinds import get_kind
+from ..layouts import (bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor, dsp_layout,
+                       mult_shape, resource_block, unstructured_layout)
 from .base import LayerInfo, LayerModel, Target
 
 logger = logging.getLogger(__name__)
@@ -107,16 +108,69 @@ def choose_strategy(kind: str, settings: FPGALayerSettings, n_weights: int | Non
         'resource_unrolled'
     """
     strategy = settings.strategy
+    record = get_kind(kind)
     if settings.pinned or strategy == 'latency':
         return strategy
-    if settings.reuse_factor == 1 or kind in DEPTHWISE_KINDS:
+    if settings.reuse_factor == 1 or record.depthwise:
         return 'latency'
-    if kind != 'dense' and settings.io_type == 'io_parallel':
+    if record.spatial and settings.io_type == 'io_parallel':
         return 'latency'
-    if kind == 'dense' and strategy == 'resource' and n_weights is not None \
+    if record.spatial == 0 and strategy == 'resource' and n_weights is not None \
             and n_weights <= hardware.LATENCY_MAX_WEIGHTS:
         return 'latency'
     return 'resource_unrolled'
+
+
+@dataclass(frozen=True)
+class BuiltStrategy:
+    """The strategy and reuse factor hls4ml builds a layer with.
+
+    Attributes:
+        strategy: ``'latency'``, ``'resource'`` or ``'resource_unrolled'``.
+        reuse_factor: the reuse factor hls4ml really uses.
+        fallback: why the strategy differs from the one asked for, if hls4ml (or the converter)
+            replaced it: ``'depthwise'`` (no ResourceUnrolled depthwise kernel: Latency),
+            ``'hls4ml'`` (hls4ml cannot unroll at RF 1 or a convolution under io_parallel:
+            Resource), ``'unrolled_rf1'`` (the unrolled RF would fall to 1, whose code does not
+            compile: the converter uses Latency at the requested RF); ``None`` otherwise.
+    """
+
+    strategy: str
+    reuse_factor: int
+    fallback: str | None = None
+
+
+def built_strategy(kind: str, kernel_shape, settings: FPGALayerSettings, as_converted: bool = True) -> BuiltStrategy:
+    """What hls4ml 1.3 builds for a layer: under :func:`hwprune.convert`'s strategy choice
+    (``as_converted``, the ``hwprune:strategy`` pass) or under the user's strategy as plain hls4ml
+    builds it. The one place both the estimate and the converter pass decide it.
+
+    Example:
+        >>> built_strategy('dense', (16, 64), FPGALayerSettings(reuse_factor=3, strategy='Resource'),
+        ...                as_converted=False)
+        BuiltStrategy(strategy='resource', reuse_factor=2, fallback=None)
+        >>> built_strategy('dense', (16, 64), FPGALayerSettings(reuse_factor=1, strategy='resource_unrolled',
+        ...                                                      pinned=True))
+        BuiltStrategy(strategy='resource', reuse_factor=1, fallback='hls4ml')
+    """
+    record = get_kind(kind)
+    n_in, n_out = mult_shape(kind, kernel_shape)
+    strategy = choose_strategy(kind, settings, n_in * n_out) if as_converted else settings.strategy
+    rf = settings.reuse_factor
+    fallback = None
+    if strategy == 'resource_unrolled' and record.depthwise:
+        strategy, fallback = 'latency', 'depthwise'  # hls4ml 1.3 builds any non-Resource depthwise layer as Latency
+    elif strategy == 'resource_unrolled' and (rf == 1 or (record.spatial and settings.io_type == 'io_parallel')):
+        strategy, fallback = 'resource', 'hls4ml'  # what hls4ml's init_dense/init_conv fall back to
+    if strategy == 'resource':
+        rf = closest_reuse_factor(n_in, n_out, rf)
+    elif strategy == 'resource_unrolled':
+        rf = closest_reuse_factor(n_in, n_out, rf, include_max_rf=False)
+        if rf == 1 and as_converted:
+            # hls4ml would build resource_unrolled at RF 1 and generate no kernel for it (the project
+            # does not compile); the converter's strategy pass uses Latency at the requested RF
+            strategy, rf, fallback = 'latency', settings.reuse_factor, 'unrolled_rf1'
+    return BuiltStrategy(strategy, rf, fallback)
 
 
 @dataclass(frozen=True)
@@ -172,22 +226,8 @@ class FPGATarget(Target):
     def resolve(self, info: LayerInfo) -> ResolvedSettings:
         """Strategy and reuse factor hls4ml will really use, logging every change."""
         s = self.settings_for(info)
-        strategy = choose_strategy(info.kind, s, info.n_weights) if self.as_converted else s.strategy
-        if info.kind in DEPTHWISE_KINDS and strategy == 'resource_unrolled':
-            strategy = 'latency'  # hls4ml 1.3 builds any non-Resource depthwise layer as Latency
-        elif not self.as_converted and s.strategy == 'resource_unrolled' and (
-                s.reuse_factor == 1 or (info.kind != 'dense' and s.io_type == 'io_parallel')):
-            strategy = 'resource'  # what hls4ml 1.3 falls back to
-        n_in, n_out = info.mult_shape
-        rf = s.reuse_factor
-        if strategy == 'resource':
-            rf = closest_reuse_factor(n_in, n_out, rf)
-        elif strategy == 'resource_unrolled':
-            rf = closest_reuse_factor(n_in, n_out, rf, include_max_rf=False)
-            if rf == 1 and self.as_converted:
-                # hls4ml would build resource_unrolled at RF 1, which does not compile; the
-                # converter's strategy pass uses Latency at the requested RF instead
-                strategy, rf = 'latency', s.reuse_factor
+        built = built_strategy(info.kind, info.kernel_shape, s, self.as_converted)
+        strategy, rf = built.strategy, built.reuse_factor
         self._note(info, s, strategy, rf)
         return ResolvedSettings(rf, strategy, s.weight_bits, s.io_type, s.reuse_factor, s.strategy,
                                 s.parallelization_factor)
@@ -206,13 +246,13 @@ class FPGATarget(Target):
         if strategy == 'resource':
             logger.warning('Layer %r: strategy Resource ignores zero weights; pruning it saves no DSP. Let '
                            'hwprune.convert choose the strategy or use Latency/resource_unrolled.', info.name)
-            if info.kind in DEPTHWISE_KINDS and s.io_type == 'io_parallel':
+            if get_kind(info.kind).depthwise and s.io_type == 'io_parallel':
                 logger.warning('Layer %r: hls4ml 1.3 supports depthwise convolutions under io_parallel with Latency '
                                'only; its Resource kernel stops the C simulation with an assertion.', info.name)
 
     # ---------------------------------------------------------------- models
     def build_layer_model(self, info: LayerInfo, resources: tuple[str, ...]) -> LayerModel | None:
-        if info.kind in DEPTHWISE_KINDS and info.kernel_shape[-1] != 1:
+        if get_kind(info.kind).depthwise and info.kernel_shape[-1] != 1:
             if (info.name, 'depth_multiplier') not in self._warned:
                 self._warned.add((info.name, 'depth_multiplier'))
                 logger.warning('Layer %r: depth_multiplier=%d, but hls4ml 1.3 builds depthwise convolutions with '
@@ -310,5 +350,5 @@ class FPGALayerModel(LayerModel):
                                             s.parallelization_factor)
 
 
-__all__ = ['FPGALayerModel', 'FPGALayerSettings', 'FPGATarget', 'IO_TYPES', 'RESOURCES', 'ResolvedSettings',
-           'STRATEGIES', 'choose_strategy', 'normalize_strategy']
+__all__ = ['BuiltStrategy', 'FPGALayerModel', 'FPGALayerSettings', 'FPGATarget', 'IO_TYPES', 'RESOURCES',
+           'ResolvedSettings', 'STRATEGIES', 'built_strategy', 'choose_strategy', 'normalize_strategy']

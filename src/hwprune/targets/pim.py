@@ -64,6 +64,7 @@ import numpy as np
 
 from .._validation import check_choice, check_int, invalid
 from ..layouts import input_layout
+from ..kinds import get_kind
 from .base import LayerInfo, LayerModel, LayerState, Target
 
 logger = logging.getLogger(__name__)
@@ -235,6 +236,7 @@ class PIMArray(Target):
     name = 'pim'
     #: Depthwise kernels are not one matrix product the array/model maps; they are left unpruned.
     kinds = ('dense', 'conv1d', 'conv2d')
+    supports_weighted = False  # select() solves a choice per layer over its own cycle models
     resources = RESOURCES
     default_resources = ('cycles',)
 
@@ -288,13 +290,13 @@ class PIMArray(Target):
     def geometry(self, info: LayerInfo) -> tuple[tuple[int, int], tuple[int, int], int, int]:
         """``(input_hw, kernel_hw, IC, OC)`` of a layer as the crossbar sees it (padded input)."""
         shape = info.kernel_shape
-        if info.kind == 'dense':
+        if get_kind(info.kind).spatial == 0:
             return (1, 1), (1, 1), shape[0], shape[1]
         check_strides(info.strides, info.name)
         if info.input_shape is None:
             raise invalid('info.input_shape', None, f'the input shape of {info.kind} layer {info.name!r} '
                           '(PIM cycles depend on the feature-map size)')
-        if info.kind == 'conv1d':
+        if get_kind(info.kind).spatial == 1:
             kh, kw, ic, oc = 1, shape[0], shape[1], shape[2]
             h, w = 1, info.input_shape[0]
         else:
@@ -329,12 +331,8 @@ class PIMArray(Target):
         menus = []
         for state in states:
             model = state.model
-            if not isinstance(model, PIMLayerModel):
-                raise invalid('states', type(model).__name__, 'layer models built by PIMArray.layer_model (PIMArray '
-                              'does not support weighted resource dicts; pass a list of resources)', TypeError)
             if len(model.resources) != capacity.size:
-                raise invalid('capacity', capacity.tolist(), f'one value per resource {model.resources} (PIMArray '
-                              'does not support weighted resource dicts; pass a list of resources)')
+                raise invalid('capacity', capacity.tolist(), f'one value per resource {model.resources}')
             menus.append(_menu(state, regrowth, self.min_channels))
         start = time.perf_counter()
         choice, info = _solve_choice(menus, capacity, method)

@@ -265,6 +265,7 @@ class SystolicArray(Target):
     name = 'systolic'
     #: Depthwise kernels are not one matrix product the array/model maps; they are left unpruned.
     kinds = ('dense', 'conv1d', 'conv2d')
+    supports_weighted = False  # select() packs columns with its own layer models
     resources = RESOURCES
     default_resources = ('tiles',)
 
@@ -320,9 +321,6 @@ class SystolicArray(Target):
         layers = []
         for state in states:
             model = state.model
-            if not isinstance(model, SystolicLayerModel):
-                raise invalid('states', type(model).__name__, 'layer models built by SystolicArray.layer_model '
-                              '(weighted resource dicts are not supported; pass a list of resources)', TypeError)
             if len(model.resources) != capacity.size:
                 raise invalid('capacity', capacity.tolist(), f'one value per resource {model.resources}')
             importance = np.asarray(state.importance, dtype=np.float64).reshape(model.info.kernel_shape)
