@@ -20,10 +20,15 @@ from hls4ml.model.flow import get_flow
 from hwprune.hls import passes as P
 
 
-def convert_plain(model, cfg, tmp_path, name, **kwargs):
+def convert_plain(model, cfg, tmp_path, name, opt_in=True, **kwargs):
+    """A plain hls4ml conversion; ``opt_in``: the config asks for hwprune's passes (unless it names
+    ``Optimizers`` itself)."""
     kwargs.setdefault('backend', 'Vitis')
     kwargs.setdefault('io_type', 'io_parallel')
-    hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=copy.deepcopy(cfg),
+    cfg = copy.deepcopy(cfg)
+    if opt_in and 'Optimizers' not in cfg:
+        P.enable_passes(cfg)
+    hls_model = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg,
                                                            output_dir=str(tmp_path / name), **kwargs)
     hls_model.write()
     return hls_model
@@ -52,12 +57,17 @@ def test_registered_in_flows():
 
 
 def test_pass_selection_semantics():
-    assert P.pass_selected({}, 'hwprune:strip')
-    assert not P.pass_selected({'SkipOptimizers': ['hwprune:strip']}, 'hwprune:strip')
-    assert P.pass_selected({'SkipOptimizers': ['hwprune:strip']}, 'hwprune:strategy')
-    assert not P.pass_selected({'SkipOptimizers': ['hwprune']}, 'hwprune:strategy')
-    assert not P.pass_selected({'SkipOptimizers': ['vitis:hwprune:multiplier_limit']}, 'hwprune:multiplier_limit')
-    assert not P.pass_selected({'Model': {'SkipOptimizers': ['hwprune:*']}}, 'hwprune:strip')
+    assert not P.pass_selected({}, 'hwprune:strip')  # plain conversions: off unless asked for
+    on = P.enable_passes({})
+    assert P.pass_selected(on, 'hwprune:strip')
+    assert not P.pass_selected({**on, 'SkipOptimizers': ['hwprune:strip']}, 'hwprune:strip')
+    assert P.pass_selected({**on, 'SkipOptimizers': ['hwprune:strip']}, 'hwprune:strategy')
+    assert not P.pass_selected({**on, 'SkipOptimizers': ['hwprune']}, 'hwprune:strategy')
+    assert not P.pass_selected({**on, 'SkipOptimizers': ['vitis:hwprune:multiplier_limit']},
+                               'hwprune:multiplier_limit')
+    assert not P.pass_selected({**on, 'Model': {'SkipOptimizers': ['hwprune:*']}}, 'hwprune:strip')
+    assert P.pass_selected({'Optimizers': ['hwprune']}, 'hwprune:multiplier_limit')
+    assert not P.pass_selected({'Model': {'hwprune': {'passes': 'yes'}}}, 'hwprune:strip')
     assert P.pass_selected({'Optimizers': ['hwprune:strip', 'vivado:write_hls']}, 'hwprune:strip')
     assert not P.pass_selected({'Optimizers': ['vivado:write_hls']}, 'hwprune:strip')
 
@@ -214,6 +224,17 @@ def test_skip_all_and_optimizers_allowlist(tmp_path):
     hls_model = convert_plain(model, cfg, tmp_path, 'only')
     assert hls_model.graph['fc1'].get_attr('strategy') == 'latency'
     assert P.hwprune_passes_applied(hls_model) == {'optimize': {'hwprune:strategy'}}
+
+
+def test_plain_conversion_without_opt_in_is_hls4mls_own(tmp_path):
+    """Importing hwprune changes no conversion that does not ask for its passes."""
+    model = F.prune(F.dense_sequential(), seed=4)
+    cfg = F.hls_config(model, strategies={'fc1': 'Resource'})
+    hls_model = convert_plain(model, cfg, tmp_path, 'plain', opt_in=False)
+    assert hls_model.graph['fc1'].get_attr('strategy') == 'resource'
+    assert P.hwprune_passes_applied(hls_model) == {}
+    limits = F.parse_multiplier_limits(hls_model.config.get_output_dir())
+    assert all(isinstance(v, str) and 'DIV_ROUNDUP' in v for values in limits.values() for v in values)
 
 
 def test_other_backends_untouched():

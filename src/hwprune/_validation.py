@@ -35,6 +35,31 @@ def check_choice(argument: str, value: Any, choices: Iterable[str]) -> str:
     return value.lower()
 
 
+def check_bool(argument: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool (numpy bools too), else raise: a string such as ``'false'``
+    is not read as a truth value.
+
+    Example:
+        >>> check_bool('regrowth', 'false')
+        Traceback (most recent call last):
+        TypeError: Invalid value for argument `regrowth`: expected True or False. Received: regrowth='false'
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise invalid(argument, value, 'True or False', TypeError)
+
+
+def check_mapping(argument: str, value: Any, allow_none: bool = True) -> dict:
+    """Return ``value`` as a dict if it is a mapping (or ``None``: an empty dict), else raise."""
+    from collections.abc import Mapping
+
+    if value is None and allow_none:
+        return {}
+    if not isinstance(value, Mapping):
+        raise invalid(argument, value, 'a dict', TypeError)
+    return dict(value)
+
+
 def check_int(argument: str, value: Any, minimum: int | None = None) -> int:
     """Return ``value`` as ``int`` if it is an integer (not bool) >= ``minimum``, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

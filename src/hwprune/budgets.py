@@ -113,7 +113,7 @@ class PolynomialBudget(BudgetSchedule):
     Same shape as tfmot's ``PolynomialDecay`` (cubic by default): at step t,
     ``final + (initial - final) * (1 - p)**power`` with ``p = (t - begin) / (end - begin)``
     clipped to [0, 1]. Pruning steps happen every ``frequency`` steps within [begin, end] and
-    once more at ``end``.
+    once more at ``end``; with ``end == begin`` the one step prunes straight to ``final``.
 
     Args:
         final: budget fraction at ``end``, in (0, 1].
@@ -140,8 +140,9 @@ class PolynomialBudget(BudgetSchedule):
         self.power = check_number('power', power, 0.0, open_min=True)
 
     def __call__(self, step: int) -> float:
-        span = max(self.end - self.begin, 1)
-        p = min(max((step - self.begin) / span, 0.0), 1.0)
+        if self.end == self.begin:  # no decay: one step, straight to the final budget
+            return self.final if step >= self.end else self.initial
+        p = min(max((step - self.begin) / (self.end - self.begin), 0.0), 1.0)
         return self.final + (self.initial - self.final) * (1.0 - p) ** self.power
 
     @property

@@ -45,7 +45,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._validation import check_choice, invalid
+from ._validation import check_bool, check_choice, invalid
 from .importance import METHODS as IMPORTANCE_METHODS
 from .importance import NORMALIZATIONS, group_importance, normalize
 from .kinds import get_kind
@@ -194,8 +194,8 @@ class Pruner:
         self.importance = check_choice('importance', importance, IMPORTANCE_METHODS)
         self.normalization = check_choice('normalization', normalization, NORMALIZATIONS)
         self.method = method
-        self.regrowth = bool(regrowth)
-        self.protect_outputs = bool(protect_outputs)
+        self.regrowth = check_bool('regrowth', regrowth)
+        self.protect_outputs = check_bool('protect_outputs', protect_outputs)
         self.weights = None if weights is None else target.check_weights(weights)
         base = self.layers[0].model.resources
         self.constrained = ('weighted',) if self.weights is not None else tuple(base)

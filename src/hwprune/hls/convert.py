@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from typing import Any
 
-from .._validation import check_number, invalid
+from .._validation import check_bool, check_number, invalid
 from . import passes as _passes
 from .config import load_hls_config, read_hls_config
 
@@ -151,6 +153,8 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
 
     _keras_model(model)
     atol = check_number('atol', atol, minimum=0.0)
+    strip_model = check_bool('strip_model', strip_model)
+    strict = check_bool('strict', strict)
     config = load_hls_config({} if hls_config is None else hls_config)
     kwargs = dict(hls4ml_kwargs)
     for key in ('hls_config', 'model'):
@@ -160,6 +164,7 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
     io_type = kwargs.setdefault('io_type', config_io_type or 'io_parallel')
     backend = kwargs.setdefault('backend', config_backend or 'Vivado')
 
+    _check_output_dir(kwargs.get('output_dir', 'my-hls-test'))
     check_config_layers(model, config, strict=strict)
     from ..keras.layers import describe_layers
 
@@ -175,6 +180,7 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
     if not isinstance(backend_obj, hls4ml.backends.VivadoBackend):
         logger.warning('Backend %r is not Vivado/Vitis: hwprune strips the model but its passes do not apply.',
                        backend)
+    _passes.enable_passes(config)
     for name in _passes.PASS_NAMES:
         if not _passes.pass_selected(config, name):
             logger.info('hwprune pass %r is deselected by the hls config.', name)
@@ -194,6 +200,23 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
         _passes.KERAS_STRIPPED.reset(token)
     _log_summary(hls_model)
     return hls_model
+
+
+def _check_output_dir(output_dir) -> None:
+    """hls4ml writes the project when the model is compiled; a path it cannot write fails there with a
+    raw OSError, so check it now."""
+    try:
+        path = os.fspath(output_dir)
+    except TypeError:
+        raise invalid('output_dir', output_dir, 'a directory path', TypeError) from None
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise invalid('output_dir', path, 'a directory path (it names a file)')
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix='.hwprune-write-check-')
+        probe.close()
+    except OSError as e:
+        raise invalid('output_dir', path, f'a directory hls4ml can write the project to ({e.strerror or e})') from None
 
 
 def _config_strings(entry):

@@ -1,8 +1,9 @@
 """hwprune's hls4ml optimizer passes (Vivado and Vitis backends).
 
 Importing this module registers three passes and puts them in flows that the default conversion
-flow (``vivado:ip``/``vitis:ip``) already runs, so plain
-``hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, ...)`` uses them:
+flow (``vivado:ip``/``vitis:ip``) already runs. They act in :func:`hwprune.convert`, and in a
+plain ``hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, ...)`` only when the
+config asks for them (see below): importing hwprune changes no other conversion.
 
 * ``hwprune:strategy``, in flow ``optimize`` (before ``vivado:init_layers``, where hls4ml reads
   each layer's strategy and fixes its reuse factor): per Dense/Conv layer, a strategy under which
@@ -27,8 +28,11 @@ that a Keras strip would remove.
 **Selecting passes from the config.** hls4ml 1.3 reads ``Optimizers``/``SkipOptimizers`` from the
 top level of the hls config but does not apply them (``HLSConfig._parse_hls_config``: "this is
 now effectively broken"); hwprune's passes honour them: a pass is skipped if ``SkipOptimizers``
-(top level or under ``Model``) names it, or ``'hwprune'`` for all three, and, if ``Optimizers`` is
-given, unless it names it. Names may carry a backend prefix (``'vivado:hwprune:strip'``).
+(top level or under ``Model``) names it, or ``'hwprune'`` for all three; if ``Optimizers`` is
+given, a pass runs if it names it (or ``'hwprune'``). Without ``Optimizers`` the passes run when
+the ``Model`` entry holds ``'hwprune': {'passes': True}`` (:func:`enable_passes`), which
+:func:`hwprune.convert` sets on its private copy of the config; a plain conversion of a config that
+says neither is left exactly as hls4ml makes it. Names may carry a backend prefix (``'vivado:hwprune:strip'``).
 
 Every pass marks what it did on the node, so running a flow again changes nothing; ``match``
 only reads.
@@ -122,11 +126,34 @@ def _mentions(names: set, pass_name: str) -> bool:
     return False
 
 
+#: Key of the ``Model`` entry under which ``{'passes': True}`` turns hwprune's passes on (hls4ml's
+#: converter keeps the ``Model`` entry whole, but drops unknown top-level keys).
+ENABLE_KEY = 'hwprune'
+
+
+def enable_passes(hls_config: dict) -> dict:
+    """Turn hwprune's passes on in an hls config dict: ``Model['hwprune']['passes'] = True`` (in
+    place; returned for chaining)."""
+    model = hls_config.get('Model')
+    if not isinstance(model, dict):
+        model = hls_config['Model'] = {}
+    options = model.get(ENABLE_KEY)
+    model[ENABLE_KEY] = {**(options if isinstance(options, dict) else {}), 'passes': True}
+    return hls_config
+
+
 def pass_selected(hls_config, pass_name: str) -> bool:
-    """Whether an hls config dict lets ``pass_name`` run (``SkipOptimizers``/``Optimizers``).
+    """Whether an hls config dict lets ``pass_name`` run.
+
+    ``SkipOptimizers`` naming it wins; else ``Optimizers`` naming it (if given); else
+    ``Model['hwprune']['passes']`` (:func:`enable_passes`), which :func:`hwprune.convert` sets.
 
     Example:
-        >>> pass_selected({'SkipOptimizers': ['vivado:hwprune:strip']}, 'hwprune:strip')
+        >>> pass_selected({'Optimizers': ['hwprune']}, 'hwprune:strip')
+        True
+        >>> pass_selected({}, 'hwprune:strip'), pass_selected(enable_passes({}), 'hwprune:strip')
+        (False, True)
+        >>> pass_selected(enable_passes({'SkipOptimizers': ['vivado:hwprune:strip']}), 'hwprune:strip')
         False
     """
     hls = hls_config or {}
@@ -135,7 +162,10 @@ def pass_selected(hls_config, pass_name: str) -> bool:
     if _mentions(skip, pass_name):
         return False
     only = hls.get('Optimizers', model_cfg.get('Optimizers'))
-    return only is None or _mentions(_names(only), pass_name)
+    if only is not None:
+        return _mentions(_names(only), pass_name)
+    options = model_cfg.get(ENABLE_KEY)
+    return isinstance(options, dict) and options.get('passes') is True
 
 
 def pass_enabled(model, pass_name: str) -> bool:
@@ -481,7 +511,7 @@ def hwprune_passes_applied(hls_model) -> dict[str, set]:
     return applied
 
 
-__all__ = ['KERAS_STRIPPED', 'LIMIT_ATTR', 'MULTIPLIER_PASS', 'MultiplierLimitTemplate', 'NODE_KINDS', 'PASS_FLOWS',
+__all__ = ['ENABLE_KEY', 'KERAS_STRIPPED', 'LIMIT_ATTR', 'enable_passes', 'MULTIPLIER_PASS', 'MultiplierLimitTemplate', 'NODE_KINDS', 'PASS_FLOWS',
            'PASS_NAMES',
            'STRATEGY_PASS', 'STRIP_PASS', 'StrategyPass', 'StripPass', 'firmware_zero_mask', 'hwprune_passes_applied',
            'keras_kernel', 'kernel_shape', 'node_kind', 'node_multiplier_limit', 'pass_enabled', 'pass_selected',

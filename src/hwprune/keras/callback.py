@@ -31,11 +31,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .._validation import check_choice, check_int, check_number, invalid
+from .._validation import check_bool, check_choice, check_int, check_number, invalid
 from ..budgets import BudgetSchedule, as_schedule, deserialize, serialize
 from ..guard import AccuracyGuard, Snapshot, default_mode
 from ..importance import METHODS as IMPORTANCE_METHODS
 from ..importance import NORMALIZATIONS
+from ..knapsack import METHODS as KNAPSACK_METHODS
 from ..pruning import PrunedLayer, Pruner, sparsity
 from ..state import load_state, save_state
 from ..targets.base import Target
@@ -79,6 +80,35 @@ class PrunedKernel:
     def info(self):
         """The kernel's :class:`~hwprune.targets.base.LayerInfo`."""
         return self.unit.info
+
+
+def _check_resources_argument(resources):
+    """``None``, a name, a non-empty list of names or a non-empty dict of weights."""
+    if resources is None or isinstance(resources, (str, Mapping)):
+        if isinstance(resources, Mapping) and not resources:
+            raise invalid('resources', resources, 'a non-empty dict of resource weights', TypeError)
+        return resources
+    try:
+        resources = list(resources)
+    except TypeError:
+        raise invalid('resources', resources, "a resource name ('DSP'), a list of names or a dict of weights",
+                      TypeError) from None
+    if not resources:
+        raise invalid('resources', resources, 'at least one resource name')
+    return resources
+
+
+def _check_path(argument: str, path, directory: bool) -> str:
+    """A path that is not the wrong kind of file system entry (``directory``: a log directory)."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise invalid(argument, path, 'a path', TypeError) from None
+    if directory and os.path.exists(path) and not os.path.isdir(path):
+        raise invalid(argument, path, 'a directory path (it names a file)')
+    if not directory and os.path.isdir(path):
+        raise invalid(argument, path, 'a file path (it names a directory)')
+    return path
 
 
 class HardwarePruning(keras.callbacks.Callback):
@@ -135,6 +165,7 @@ class HardwarePruning(keras.callbacks.Callback):
         if not isinstance(target, (Target, Mapping, str, os.PathLike)):
             raise invalid('target', target, 'an hls4ml config dict, a path to one, or a hwprune Target', TypeError)
         self.target_arg = target
+        resources = _check_resources_argument(resources)
         if isinstance(target, Target):  # validate resource names now rather than at fit time
             if isinstance(resources, Mapping):
                 target.check_weights(resources)
@@ -155,24 +186,27 @@ class HardwarePruning(keras.callbacks.Callback):
         self.importance_batches = check_int('importance_batches', importance_batches, 1)
         self.regularization = check_number('regularization', regularization, 0.0)
         self.regularization_after_end = check_number('regularization_after_end', regularization_after_end, 0.0)
-        self.method = method
-        self.regrowth = bool(regrowth)
+        self.method = check_choice('method', method, KNAPSACK_METHODS)
+        self.regrowth = check_bool('regrowth', regrowth)
+        if monitor is not None and not isinstance(monitor, str):
+            raise invalid('monitor', monitor, "the name of a metric in the epoch logs, e.g. 'val_accuracy'", TypeError)
         self.monitor = monitor
         self.mode = check_choice('mode', default_mode(monitor) if mode is None else mode, ('min', 'max'))
         self.tolerance = check_number('tolerance', tolerance, 0.0)
         self.guard = check_choice('guard', guard, GUARD_ACTIONS)
-        self.restore_best = bool(restore_best)
+        self.restore_best = check_bool('restore_best', restore_best)
         self.baseline = None if baseline is None else check_number('baseline', baseline)
         self.validation_data = validation_data
-        self.log_dir = log_dir
-        self.state_path = None if state_path is None else os.fspath(state_path)
-        self.protect_outputs = bool(protect_outputs)
-        self.fold_dead_units = bool(fold_dead_units)
-        self.verbose = int(verbose)
+        self.log_dir = None if log_dir is None else _check_path('log_dir', log_dir, directory=True)
+        self.state_path = None if state_path is None else _check_path('state_path', state_path, directory=False)
+        self.protect_outputs = check_bool('protect_outputs', protect_outputs)
+        self.fold_dead_units = check_bool('fold_dead_units', fold_dead_units)
+        self.verbose = check_int('verbose', verbose, 0)
         if self.update == 'epoch':
             # No per-batch Python hook when pruning per epoch (Keras skips default hooks).
             self.on_train_batch_begin = keras.callbacks.Callback.on_train_batch_begin.__get__(self)
         self._strength = None
+        self._first_fit = None
         self._reset()
 
     # ------------------------------------------------------------------ configuration
@@ -306,6 +340,9 @@ class HardwarePruning(keras.callbacks.Callback):
                               normalization=self.normalization, method=self.method, regrowth=self.regrowth,
                               protect_outputs=self.protect_outputs, weights=weights)
         self.resources_ = self.pruner_.constrained
+        self._check_reducible()
+        if self.importance == 'taylor':
+            self._check_importance_data()
         if self._strength is None:
             with tf.init_scope():
                 self._strength = tf.Variable(self.regularization, trainable=False, dtype=tf.float32,
@@ -313,8 +350,21 @@ class HardwarePruning(keras.callbacks.Callback):
         else:
             self._strength.assign(self.regularization)
         self.initial_usage = self._usage_matrix().sum(axis=0)
+        fitted = (id(model), tuple(e.info.name for e in self.entries_), self.pruner_.reported)
+        if self._first_fit is not None and self._first_fit[0] == fitted:
+            # the same callback on the same model again: budgets stay fractions of the use at the
+            # start of its first fit, not of the already pruned model
+            logger.warning('hwprune: this HardwarePruning already pruned this model in an earlier fit; budgets stay '
+                           'fractions of the use before that fit (%s), not of the pruned model (%s). Make a new '
+                           'callback to prune the pruned model further.', self._usage_text(self._first_fit[1]),
+                           self._usage_text(self.initial_usage))
+            self.initial_usage = self._first_fit[1].copy()
+        else:
+            self._first_fit = (fitted, self.initial_usage.copy())
         self._last_capacity = self.initial_usage[: len(self.resources_)].copy()
         resumed = self._maybe_resume()
+        if resumed:
+            self._first_fit = (fitted, self.initial_usage.copy())
         for entry in self.entries_:
             entry.mask.install()
             # installed even at strength 0: the strength is a variable the user may raise mid-fit
@@ -324,7 +374,10 @@ class HardwarePruning(keras.callbacks.Callback):
         # they pick up the mask constraints and the penalty.
         hooks.retrace(model)
         if self.log_dir:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
+            try:
+                self._writer = tf.summary.create_file_writer(self.log_dir)
+            except (tf.errors.OpError, OSError) as e:
+                raise invalid('log_dir', self.log_dir, f'a directory TensorBoard can write to ({e})') from None
         if self._guard is not None:
             if self._guard.baseline is None and self.validation_data is not None:
                 self._guard.baseline = self._evaluate_monitor(self.validation_data)
@@ -391,6 +444,39 @@ class HardwarePruning(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+    def _check_reducible(self) -> None:
+        """A budget on a resource no pruning can reduce would prune nothing without a word."""
+        models = [e.pruned.model for e in self.entries_]
+        costs = np.concatenate([m.group_costs for m in models])
+        if self.pruner_.weights is not None:
+            costs = costs @ np.array(list(self.pruner_.weights.values()))[:, None]
+        reducible = costs.sum(axis=0) > 0
+        for resource, ok in zip(self.resources_, reducible):
+            if not ok:
+                logger.warning('hwprune: pruning cannot reduce %s here (%s), so its budget prunes nothing.', resource,
+                               self.target_.explain_irreducible(resource, models))
+        if not reducible.any():
+            raise invalid('resources', self.resources_arg, 'a resource that pruning can reduce under this target: '
+                          + self.target_.explain_irreducible(self.resources_[0], models))
+
+    def _check_importance_data(self) -> None:
+        """Taylor importance data that the model cannot read fails now, not at the first step."""
+        data = self.importance_data
+        if not isinstance(data, (tuple, list)) or len(data) < 2:
+            raise invalid('importance_data', type(data).__name__, '(x, y) arrays', TypeError)
+        x, y = data[0], data[1]
+        try:
+            if len(x) != len(y) or len(x) == 0:
+                raise ValueError(f'{len(x)} inputs and {len(y)} targets')
+            with tf.GradientTape() as tape:
+                pred = self.model(tf.convert_to_tensor(x[:2]), training=False)
+                loss = hooks.data_loss(self.model, tf.convert_to_tensor(y[:2]), pred)
+            tape.gradient(loss, [e.kernel for e in self.entries_])
+        except Exception as e:  # noqa: BLE001 - any failure of the model on the data is the data's fault here
+            shape = getattr(x, 'shape', None)
+            raise invalid('importance_data', shape, f'(x, y) the model reads and its loss accepts ({type(e).__name__}: '
+                          f'{str(e).splitlines()[0] if str(e) else e})') from None
 
     # ------------------------------------------------------------------ pruning
     def _should_prune(self, step: int) -> bool:

@@ -282,7 +282,14 @@ class Target:
         if not self.supports_weighted:
             raise invalid('resources', dict(weights), f'a resource name or a list of them: target {self.name!r} '
                           'does not support weighted resource dicts', TypeError)
-        return {self.check_resources([r])[0]: check_number(f'resources[{r!r}]', w, 0.0) for r, w in weights.items()}
+        checked = {self.check_resources([r])[0]: check_number(f'resources[{r!r}]', w, 0.0) for r, w in weights.items()}
+        if not any(checked.values()):
+            raise invalid('resources', dict(weights), 'weights with at least one above 0')
+        return checked
+
+    def explain_irreducible(self, resource: str, models: Sequence[LayerModel]) -> str:
+        """Why no pruning group of these layer models costs ``resource`` (for a warning)."""
+        return f'no pruning group of target {self.name!r} costs {resource}'
 
     def weighted(self, model: LayerModel, weights: Mapping[str, float]) -> WeightedLayerModel:
         """``model`` with its resources folded into one weighted resource (see :meth:`check_weights`)."""

@@ -60,7 +60,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .._validation import check_choice, check_int, check_number, invalid
+from .._validation import check_bool, check_choice, check_int, check_mapping, check_number, invalid
 from ..layouts import neuron_layout, unstructured_layout
 from ..kinds import get_kind
 from .base import LayerInfo, LayerModel, LayerState, Target
@@ -161,20 +161,24 @@ class Energy(Target):
                  zero_gating: bool = True, level_costs: Mapping[str, float] | None = None, mac_cost: float = 1.0,
                  accesses: Mapping[str, Mapping[str, float]] | None = None, filters_per_pass: int = 16,
                  channels_per_pass: int = 16, granularity: str = 'weight', energy_priority: float = 0.0):
+        if activation_sparsity is not None and not isinstance(activation_sparsity, Mapping):
+            raise invalid('activation_sparsity', activation_sparsity, 'a dict {layer name: fraction of zero inputs} '
+                          '(measure_activation_sparsity returns one); default_sparsity= sets one value for every layer',
+                          TypeError)
         self.activation_sparsity = {}
-        for name, value in dict(activation_sparsity or {}).items():
+        for name, value in check_mapping('activation_sparsity', activation_sparsity).items():
             self.activation_sparsity[str(name)] = check_number(f'activation_sparsity[{name!r}]', value, 0.0, 1.0)
         self.default_sparsity = check_number('default_sparsity', default_sparsity, 0.0, 1.0)
-        self.zero_gating = bool(zero_gating)
+        self.zero_gating = check_bool('zero_gating', zero_gating)
         costs = dict(DEFAULT_LEVEL_COSTS)
-        for level, value in dict(level_costs or {}).items():
+        for level, value in check_mapping('level_costs', level_costs).items():
             if level not in LEVELS:
                 raise invalid('level_costs', level, 'levels ' + ', '.join(repr(l) for l in LEVELS))
             costs[level] = check_number(f'level_costs[{level!r}]', value, 0.0)
         self.level_costs = costs
         self.mac_cost = check_number('mac_cost', mac_cost, 0.0)
         self.accesses = {}
-        for data, levels in dict(accesses or {}).items():
+        for data, levels in check_mapping('accesses', accesses).items():
             if data not in DATA:
                 raise invalid('accesses', data, 'data types ' + ', '.join(repr(d) for d in DATA))
             if not isinstance(levels, Mapping):

@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .. import hardware
-from .._validation import check_choice, check_int, invalid
+from .._validation import check_bool, check_choice, check_int, invalid
 from ..kinds import get_kind
 from ..layouts import (bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor, dsp_layout,
                        mult_shape, resource_block, unstructured_layout)
@@ -85,6 +85,7 @@ class FPGALayerSettings:
         object.__setattr__(self, 'strategy', normalize_strategy(self.strategy))
         object.__setattr__(self, 'weight_bits', check_int('weight_bits', self.weight_bits, 1))
         object.__setattr__(self, 'io_type', check_choice('io_type', self.io_type, IO_TYPES))
+        object.__setattr__(self, 'pinned', check_bool('pinned', self.pinned))
         object.__setattr__(self, 'parallelization_factor',
                            check_int('parallelization_factor', self.parallelization_factor, 1))
 
@@ -210,8 +211,8 @@ class FPGATarget(Target):
             if not isinstance(s, FPGALayerSettings):
                 raise invalid(f'layers[{name!r}]', s, 'an FPGALayerSettings', TypeError)
         self.default = default or FPGALayerSettings()
-        self.as_converted = bool(as_converted)
-        self.strict = bool(strict)
+        self.as_converted = check_bool('as_converted', as_converted)
+        self.strict = check_bool('strict', strict)
         self._warned: set = set()
 
     # ---------------------------------------------------------------- settings
@@ -260,6 +261,18 @@ class FPGATarget(Target):
             return None
         r = self.resolve(info)
         return FPGALayerModel(info, r, resources)
+
+    def explain_irreducible(self, resource: str, models) -> str:
+        settings = sorted({(m.settings.strategy, m.settings.reuse_factor, m.settings.weight_bits) for m in models
+                           if isinstance(m, FPGALayerModel)})
+        shown = ', '.join(f'{s} RF {rf} {bits}-bit weights' for s, rf, bits in settings)
+        reasons = {
+            'BRAM': 'hls4ml keeps weights in a BRAM ROM only under Resource strategies with RF > 1; under Latency '
+                    'they are in fabric',
+            'DSP': f'products with weights narrower than {hardware.DSP_MIN_WEIGHT_BITS} bits are built from LUTs, and '
+                   'Resource ignores zero weights',
+        }
+        return f'layers built as {shown}: ' + reasons.get(resource, f'no group costs {resource}')
 
     def get_config(self) -> dict[str, Any]:
         return {'layers': {k: asdict(v) for k, v in self.layers.items()}, 'default': asdict(self.default),

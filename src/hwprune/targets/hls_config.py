@@ -67,8 +67,9 @@ logger = logging.getLogger(__name__)
 
 #: Key of hwprune's own options inside an hls4ml layer/type/model config entry.
 HWPRUNE_KEY = 'hwprune'
-#: Options hwprune reads under :data:`HWPRUNE_KEY`.
-HWPRUNE_OPTIONS = ('pin_strategy',)
+#: Options hwprune reads under :data:`HWPRUNE_KEY` (``'passes'``: in the ``Model`` entry only, see
+#: :func:`hwprune.hls.passes.enable_passes`).
+HWPRUNE_OPTIONS = ('pin_strategy', 'passes')
 
 #: hls4ml class of the node a prunable Keras layer becomes, by hwprune layer kind.
 HLS_CLASS = {k.name: k.hls_class for k in KIND_RECORDS}
