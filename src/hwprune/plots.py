@@ -540,7 +540,9 @@ def layer_mask_map(layer_model, kernel, groups: str = 'auto', *, ax=None, path=N
         groups: ``'dsp'`` (an FPGA layer's DSP groups: RF consecutive weights of the transposed
             kernel), ``'bram'`` (the groups of DSP slots that own whole BRAM columns),
             ``'neuron'`` (output neurons/filters), ``'pruning'`` (the groups the knapsack chose
-            among) or ``'auto'`` (``'dsp'`` for FPGA layers, else ``'pruning'``).
+            among) or ``'auto'``: ``'dsp'`` for FPGA layers under the Resource strategies, else
+            ``'pruning'`` (under Latency those are single weights: any ``RF`` nonzero weights share
+            one multiplier, so the count of nonzeros, not their pattern, sets the DSPs).
         ax: draw into this Axes.
         path: save the figure here as PNG.
 
@@ -561,8 +563,8 @@ def layer_mask_map(layer_model, kernel, groups: str = 'auto', *, ax=None, path=N
     if kernel.shape != tuple(info.kernel_shape):
         raise invalid('kernel', kernel.shape, f'the kernel shape {tuple(info.kernel_shape)} of layer {info.name!r}')
     fpga = hasattr(layer_model, 'dsp') and hasattr(layer_model, 'settings')
-    if check == 'auto':
-        check = 'dsp' if fpga else 'pruning'
+    if check == 'auto':  # the groups whose survival decides the cost
+        check = 'dsp' if fpga and layer_model.settings.strategy != 'latency' else 'pruning'
     if check in ('dsp', 'bram') and not fpga:
         raise invalid('groups', groups, "'neuron' or 'pruning' for a non-FPGA layer model "
                       f'({type(layer_model).__name__})')
