@@ -273,3 +273,19 @@ def test_energy_breakdown_stacks_to_the_total():
 
 def test_short_numbers():
     assert [plots._short(v) for v in (12, 1.5, 12345, 4.1e6, math.inf)] == ['12', '1.5', '12.3k', '4.1M', 'inf']
+
+
+def test_budget_history_leaves_out_resources_that_stay_zero():
+    records = [{'step': 0, 'capacity': [80.0, 0.0], 'usage': {'DSP': 78.0, 'BRAM': 0.0}, 'sparsity': 0.2}]
+    fig = plots.budget_history(records, initial={'DSP': 100.0, 'BRAM': 0.0})
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_visible()] == ['DSP', 'zero weights (%)']
+    forced = plots.budget_history(records, resources=['BRAM'])
+    assert forced.axes[0].get_ylabel() == 'BRAM'
+
+
+def test_mask_map_of_single_weights_has_no_kept_zero_entry():
+    from hwprune.layouts import unstructured_layout
+    kernel = np.eye(3)
+    fig = plots.mask_map(kernel, unstructured_layout('dense', (3, 3)))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ['kept group, weight \u2260 0', 'pruned group (freed)']
+    assert fig.axes[0].get_title() == '3/9 weights kept'

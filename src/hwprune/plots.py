@@ -156,6 +156,15 @@ def _records_and_logs(history, logs):
     return records, logs, initial, constrained, update, epochs
 
 
+def _ever_used(resource, records, logs, initial) -> bool:
+    values = [initial.get(resource, 0.0)]
+    for rec in records or []:
+        values.append(rec['usage'].get(resource, 0.0))
+    for key in (f'hwprune_{resource}', f'hwprune_{resource}_budget'):
+        values.extend((logs or {}).get(key, []))
+    return bool(np.any(np.asarray(values, dtype=float) != 0))
+
+
 def budget_history(history=None, logs=None, resources: Sequence[str] | None = None, *,
                    initial: Mapping[str, float] | None = None, path=None, title: str | None = None):
     """Resource use and budget of each resource against the epoch (and the sparsity).
@@ -168,7 +177,7 @@ def budget_history(history=None, logs=None, resources: Sequence[str] | None = No
         logs: the Keras ``History`` (or its ``.history`` dict) with the callback's epoch logs
             ``hwprune_<R>``, ``hwprune_<R>_budget`` and ``hwprune_sparsity``.
         resources: which resources to draw (default: every resource with a budget, else every
-            resource found).
+            resource found; a resource that stays 0 throughout is left out).
         initial: ``{resource: use before pruning}`` drawn as a dotted line (default: the
             callback's ``initial_usage``).
         path: save the figure here as PNG.
@@ -212,7 +221,10 @@ def budget_history(history=None, logs=None, resources: Sequence[str] | None = No
     if not found:
         raise invalid('logs', sorted(logs or {}), "hwprune's epoch logs (hwprune_<resource>): was the "
                       'HardwarePruning callback in this fit?')
-    chosen = _check_resources('resources', resources, found) if resources is not None else (budgeted or found)
+    if resources is not None:
+        chosen = _check_resources('resources', resources, found)
+    else:  # a resource that is zero from start to end (e.g. BRAM under Latency) gets no panel
+        chosen = [r for r in (budgeted or found) if _ever_used(r, records, logs, initial)] or (budgeted or found)[:1]
     has_sparsity = bool(records and 'sparsity' in records[0]) or bool(logs and 'hwprune_sparsity' in logs)
     n_panels = len(chosen) + has_sparsity
     rows, cols = _grid(n_panels)
@@ -512,9 +524,10 @@ def mask_map(kernel, layout: GroupLayout, kind: str = 'dense', *, name: str = ''
     ax.set_title(head, fontsize=10)
     nnz = int(np.count_nonzero(kernel))
     sub = f'{nnz}/{kernel.size} weights nonzero' + (f'; {note}' if note else '')
-    handles = [Patch(facecolor=COLORS['kept_nonzero'], label='kept group, weight \u2260 0'),
-               Patch(facecolor=COLORS['kept_zero'], label='kept group, weight = 0'),
-               Patch(facecolor=COLORS['pruned'], edgecolor='#999999', label='pruned group (freed)')]
+    handles = [Patch(facecolor=COLORS['kept_nonzero'], label='kept group, weight \u2260 0')]
+    if np.any(state == 1) or layout.name != 'unstructured':  # single-weight groups have no kept zeros
+        handles.append(Patch(facecolor=COLORS['kept_zero'], label='kept group, weight = 0'))
+    handles.append(Patch(facecolor=COLORS['pruned'], edgecolor='#999999', label='pruned group (freed)'))
     if np.any(ids < 0):
         handles.append(Patch(facecolor=COLORS['no_group'], label='in no group'))
     if own:  # a figure legend below the map, with room reserved for it
