@@ -29,9 +29,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import os
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -56,11 +58,23 @@ DPI = 120
 
 
 # ------------------------------------------------------------------------------------ helpers
+def _png_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=DPI / 1.25, bbox_inches='tight', facecolor='white')
+    return buffer.getvalue()
+
+
 def _figure(width: float, height: float, **kwargs):
-    """A new Figure, already closed in pyplot (shown once in notebooks, never leaked in scripts)."""
+    """A new Figure, already closed in pyplot (shown once in notebooks, never leaked in scripts).
+
+    The figure carries its own ``_repr_png_``, so IPython shows it as a picture even before
+    matplotlib's inline backend is set up (the first figure of a kernel would otherwise show as
+    ``<Figure size ...>``); where the inline backend is active, its own formatter is used.
+    """
     import matplotlib.pyplot as plt
     fig = plt.figure(figsize=(width, height), **kwargs)
     plt.close(fig)
+    fig._repr_png_ = functools.partial(_png_bytes, fig)
     return fig
 
 
@@ -375,7 +389,7 @@ def layer_resources(report, before: Report | None = None, resources: Sequence[st
                      for i, name in enumerate(names)]
         ax_r.set_xticks(x, ticks, fontsize=8, rotation=rotate, ha='right' if rotate else 'center')
         ax_r.set_ylabel(r)
-        ax_r.set_ylim(0, top * 1.15 if top > 0 else 1)
+        ax_r.set_ylim(0, top * 1.3 if top > 0 else 1)  # room for the value labels and the legend
         ax_r.grid(axis='y', alpha=0.3)
         if before is not None:
             t0, t1 = before.total.get(r, 0.0), report.total.get(r, 0.0)
@@ -383,7 +397,7 @@ def layer_resources(report, before: Report | None = None, resources: Sequence[st
             extra = 'all removed' if math.isinf(f) else ('unchanged' if math.isnan(f) or f == 1 else
                                                            f'{f:.2f}x less' if f > 1 else f'{1 / f:.2f}x more')
             ax_r.set_title(f'{r}: {_short(t0)} \u2192 {_short(t1)} ({extra})', fontsize=10)
-            ax_r.legend(fontsize=8, loc='upper right')
+            ax_r.legend(fontsize=8, loc='upper center', ncol=2)
         else:
             ax_r.set_title(f'{r}: {_short(report.total.get(r, 0.0))} in total', fontsize=10)
     where = f' on {report.target}' if report.target else ''
@@ -760,7 +774,7 @@ def pim_cycles(report: Report, before: Report | None = None, *, path=None, title
     ax.bar_label(bars, labels=[_short(v) + '\n' + _mapping(report, name, 'after') for v, name in zip(after, names)],
                  fontsize=7, padding=1)
     top = np.nanmax(np.concatenate([after, old if has_old else after]))
-    ax.set_ylim(0, top * 1.3 if top > 0 else 1)
+    ax.set_ylim(0, top * 1.45 if top > 0 else 1)
     ax.set_xticks(x, names, rotation=30 if n > 5 else 0)
     ax.set_xlabel('layer')
     ax.set_ylabel('computing cycles')
@@ -769,7 +783,7 @@ def pim_cycles(report: Report, before: Report | None = None, *, path=None, title
         t0 = float(np.nansum(old))
         ax.set_title(f'cycles: {_short(t0)} \u2192 {_short(after.sum())} ({_factor_label(t0, after.sum())})',
                      fontsize=10)
-        ax.legend(fontsize=8, loc='upper right')
+        ax.legend(fontsize=8, loc='upper center', ncol=2)
     else:
         ax.set_title(f'cycles: {_short(after.sum())} in total', fontsize=10)
     if has_ic:
@@ -784,8 +798,8 @@ def pim_cycles(report: Report, before: Report | None = None, *, path=None, title
         ax.set_xlabel('layer')
         ax.set_ylabel('input channels')
         ax.set_title('input channels (VWC-SDK pruning)', fontsize=10)
-        ax.set_ylim(0, ic0.max() * 1.2 if ic0.size and ic0.max() > 0 else 1)
-        ax.legend(fontsize=8, loc='upper right')
+        ax.set_ylim(0, ic0.max() * 1.3 if ic0.size and ic0.max() > 0 else 1)
+        ax.legend(fontsize=8, loc='upper center', ncol=2)
         ax.grid(axis='y', alpha=0.3)
     fig.suptitle(title or 'hwprune: PIM crossbar cycles per layer (bars: cycles and mapping)', fontsize=12)
     fig.tight_layout()
@@ -818,6 +832,7 @@ def energy_breakdown(report: Report, *, by: str = 'level', path=None, title: str
         >>> energy_breakdown(r).axes[0].get_ylabel()
         'energy (MAC units)'
     """
+    from matplotlib.ticker import FuncFormatter
     parts = {'level': ('compute', 'RF', 'array', 'buffer', 'DRAM'), 'data': ('compute', 'weights', 'inputs', 'psums')}
     if by not in parts:
         raise invalid('by', by, "'level' or 'data'")
@@ -844,6 +859,7 @@ def energy_breakdown(report: Report, *, by: str = 'level', path=None, title: str
     ax.set_xticks(x, names, rotation=30 if n > 5 else 0)
     ax.set_xlabel('layer')
     ax.set_ylabel('energy (MAC units)')
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
     ax.set_ylim(0, bottom.max() * 1.15 if bottom.size and bottom.max() > 0 else 1)
     ax.legend(fontsize=8, title='by memory level' if by == 'level' else 'by data', title_fontsize=8)
     ax.grid(axis='y', alpha=0.3)
