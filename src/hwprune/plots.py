@@ -393,10 +393,7 @@ def layer_resources(report, before: Report | None = None, resources: Sequence[st
         ax_r.grid(axis='y', alpha=0.3)
         if before is not None:
             t0, t1 = before.total.get(r, 0.0), report.total.get(r, 0.0)
-            f = reduction_factor(t0, t1)
-            extra = 'all removed' if math.isinf(f) else ('unchanged' if math.isnan(f) or f == 1 else
-                                                           f'{f:.2f}x less' if f > 1 else f'{1 / f:.2f}x more')
-            ax_r.set_title(f'{r}: {_short(t0)} \u2192 {_short(t1)} ({extra})', fontsize=10)
+            ax_r.set_title(f'{r}: {_short(t0)} \u2192 {_short(t1)} ({_factor_label(t0, t1)})', fontsize=10)
             ax_r.legend(fontsize=8, loc='upper center', ncol=2)
         else:
             ax_r.set_title(f'{r}: {_short(report.total.get(r, 0.0))} in total', fontsize=10)
