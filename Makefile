@@ -34,3 +34,11 @@ lock:
 
 clean:
 	rm -rf $(VENV) hwprune_demo build *.egg-info
+
+# The documentation site (mkdocs, material theme, API reference from the docstrings, the notebooks
+# of examples/ rendered) into build/site, warnings as errors. Needs the `docs` extra in .venv.
+.PHONY: docs
+docs: $(STAMP)
+	@$(PY) -c "import mkdocs, material, mkdocstrings, mkdocs_jupyter" 2>/dev/null || \
+	  { echo "make docs needs the docs extra: $(PY) -m pip install -e '.[docs]'"; exit 1; }
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict

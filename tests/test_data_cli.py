@@ -68,10 +68,30 @@ def test_cli_quick_demo_and_report(tmp_path):
     assert abs(summary['csim_accuracy'] - summary['pruned_accuracy']) < 0.03
     assert (out / 'hls_project' / 'firmware').is_dir()
     assert 'C simulation' in result.stdout
+    assert set(summary['plots']) == {'resources', 'budget', 'mask'}
+    for path in summary['plots'].values():
+        assert open(path, 'rb').read(8) == b'\x89PNG\r\n\x1a\n' and path in result.stdout
+    assert summary['plots']['mask'].endswith('mask_fc2.png')  # the largest layer (64x32) of 16-64-32-32-5
     import yaml
     cfg = tmp_path / 'cfg.yml'
     cfg.write_text(yaml.safe_dump({'Model': {'ReuseFactor': 2, 'Strategy': 'Resource', 'Precision': 'ap_fixed<16,6>'}}))
     report = subprocess.run([sys.executable, '-m', 'hwprune.cli', 'report', str(out / 'pruned_model.keras'), str(cfg),
-                             '--json'], capture_output=True, text=True, env=env, timeout=300)
+                             '--json', '--plot', str(tmp_path / 'report.png')], capture_output=True, text=True, env=env,
+                            timeout=300)
     assert report.returncode == 0, report.stderr[-3000:]
     assert json.loads(report.stdout)['total']['DSP'] == summary['resources_after']['DSP']
+    assert (tmp_path / 'report.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_job_plots_key_and_write_plots_without_training(tmp_path):
+    assert DEFAULT_JOB['plots'] is True and merge_job({'plots': False})['plots'] is False
+    from hwprune.pipeline import format_summary, write_plots
+    from hwprune.report import Report
+    before = Report({'fc1': {'DSP': 8.0}, 'fc2': {'DSP': 4.0}})
+    after = Report({'fc1': {'DSP': 2.0}, 'fc2': {'DSP': 4.0}})
+    paths = write_plots(str(tmp_path), before, after)
+    assert paths == {'resources': str(tmp_path / 'resources.png')}
+    assert (tmp_path / 'resources.png').read_bytes()[:4] == b'\x89PNG'
+    summary = {'report_before_obj': before, 'report_after_obj': after, 'baseline_accuracy': 0.9, 'pruned_accuracy': 0.9,
+               'stripped_layers': {}, 'seconds': {}, 'hls_project': 'prj', 'output_dir': str(tmp_path), 'plots': paths}
+    assert f'Pictures: {tmp_path / "resources.png"}' in format_summary(summary)

@@ -191,10 +191,12 @@ def conv_live_taps(input_spatial: Sequence[int], kernel_spatial: Sequence[int], 
     Args:
         input_spatial: input size per spatial axis (``(W,)`` or ``(H, W)``).
         kernel_spatial: kernel size per spatial axis.
-        strides, pads_before, pads_after, dilation: per axis (a scalar applies to every axis).
-            ``pads_after`` defaults to ``pads_before``.
+        strides: stride per axis (a scalar applies to every axis).
+        pads_before: padding before the input per axis (a scalar applies to every axis).
+        pads_after: padding after the input per axis; default ``pads_before``.
         n_partitions: hls4ml's ``n_partitions`` (``out_positions / ParallelizationFactor``);
             default: all output pixels in one partition.
+        dilation: dilation per axis (a scalar applies to every axis).
 
     Returns:
         int array of the kernel's spatial shape.

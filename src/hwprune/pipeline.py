@@ -14,6 +14,12 @@ Example job (YAML)::
               regularization: 0.001, monitor: null, tolerance: 0.01}
     output_dir: hwprune_demo
     compile: true                                     # build the C simulation (needs g++)
+    plots: true                                       # PNG pictures beside summary.json (needs matplotlib)
+
+With ``plots`` (the default) the job writes, beside ``summary.json``: ``resources.png`` (per-layer
+use before and after, :func:`hwprune.plots.layer_resources`), ``budget.png`` (use and budget per
+epoch, :func:`hwprune.plots.budget_history`) and ``mask_<layer>.png`` (the largest layer's
+surviving groups, :func:`hwprune.keras.model_mask_map`); their paths are in ``summary['plots']``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ DEFAULT_JOB: dict[str, Any] = {
                 'regularization': 1e-3, 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
     'output_dir': 'hwprune_demo',
     'compile': True,
+    'plots': True,
 }
 
 
@@ -145,8 +152,8 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
                               state_path=os.path.join(out_dir, 'pruning_state.npz'))
     logger.info('Pruning to %s of the initial %s over %d epochs...', p['final'], '+'.join(p['resources']), p['epochs'])
     start = time.time()
-    model.fit(task.x_train, task.y_train, epochs=int(p['epochs']), batch_size=int(t['batch_size']),
-              validation_data=(task.x_val, task.y_val), callbacks=[pruning], verbose=0)
+    fit_history = model.fit(task.x_train, task.y_train, epochs=int(p['epochs']), batch_size=int(t['batch_size']),
+                            validation_data=(task.x_val, task.y_val), callbacks=[pruning], verbose=0)
     timings['prune'] = time.time() - start
     after = estimate(model, cfg)
     pruned_accuracy = float(model.evaluate(task.x_test, task.y_test, verbose=0, return_dict=True)['accuracy'])
@@ -158,6 +165,8 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
         'report_before': before.to_dict(), 'report_after': after.to_dict(), 'seconds': timings,
         'output_dir': out_dir,
     }
+    if job['plots']:
+        summary['plots'] = write_plots(out_dir, before, after, pruning, fit_history, model, cfg)
     from .hls.convert import convert
     from .keras.strip import strip
     stripped = strip(model)
@@ -182,6 +191,29 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return summary
 
 
+def write_plots(out_dir: str, before, after, pruning=None, fit_history=None, model=None, hls_config=None) -> dict:
+    """The job's pictures as PNG files in ``out_dir``; returns ``{name: path}`` (empty, with a
+    warning, when matplotlib is not installed)."""
+    try:
+        from . import plots
+        import matplotlib  # noqa: F401
+    except ImportError:
+        logger.warning('matplotlib is not installed: no pictures (pip install matplotlib, or run with plots: false).')
+        return {}
+    paths = {'resources': os.path.join(out_dir, 'resources.png')}
+    plots.layer_resources(after, before, path=paths['resources'])
+    if pruning is not None and (pruning.history or fit_history is not None):
+        paths['budget'] = os.path.join(out_dir, 'budget.png')
+        plots.budget_history(pruning, fit_history, path=paths['budget'])
+    if model is not None and hls_config is not None and before.layers:
+        largest = max(before.layers, key=lambda name: before.layers[name].get('params', 0.0))
+        paths['mask'] = os.path.join(out_dir, f'mask_{largest}.png')
+        from .keras.pictures import model_mask_map
+
+        model_mask_map(model, hls_config, largest, path=paths['mask'])
+    return paths
+
+
 def format_summary(summary: Mapping[str, Any]) -> str:
     """Human-readable text of a :func:`run_job` summary."""
     lines = ['Resources (estimate): baseline as plain hls4ml builds it -> pruned as hwprune.convert emits it',
@@ -194,8 +226,10 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     lines.append('Layer widths after strip: ' + ', '.join(f'{k}={v}' for k, v in summary['stripped_layers'].items()))
     lines.append('Seconds: ' + ', '.join(f'{k} {v:.1f}' for k, v in summary['seconds'].items()))
     lines.append(f"HLS project: {summary['hls_project']}")
+    if summary.get('plots'):
+        lines.append('Pictures: ' + ', '.join(summary['plots'].values()))
     lines.append(f"Summary JSON: {os.path.join(summary['output_dir'], 'summary.json')}")
     return '\n'.join(lines)
 
 
-__all__ = ['DEFAULT_JOB', 'format_summary', 'load_job', 'merge_job', 'run_job']
+__all__ = ['DEFAULT_JOB', 'format_summary', 'load_job', 'merge_job', 'run_job', 'write_plots']

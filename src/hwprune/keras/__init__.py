@@ -9,6 +9,7 @@ Example:
 from .callback import HardwarePruning, PrunedKernel
 from .estimate import estimate
 from .layers import KerasUnit, describe_layers, resolve_units
+from .pictures import model_mask_map
 from .registry import LayerSpec, register_layer, spec_for, specs_for
 from .roles import register_role, role_of
 # Bound after the submodule import so that the package attribute is the function, not the module
@@ -16,4 +17,4 @@ from .roles import register_role, role_of
 from .strip import strip
 
 __all__ = ['HardwarePruning', 'KerasUnit', 'LayerSpec', 'PrunedKernel', 'describe_layers', 'estimate',
-           'register_layer', 'register_role', 'resolve_units', 'role_of', 'spec_for', 'specs_for', 'strip']
+           'model_mask_map', 'register_layer', 'register_role', 'resolve_units', 'role_of', 'spec_for', 'specs_for', 'strip']
