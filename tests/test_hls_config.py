@@ -14,7 +14,8 @@ from hwprune.hls.config import (
     hls_class_name, hwprune_option, layer_settings, load_hls_config, parse_precision_bits, read_hls_config,
     target_from_hls_config,
 )
-from hwprune.keras.layers import describe_layers, quantizer_weight_bits, resolve_units
+from hwprune.keras.layers import describe_layers, resolve_units
+from hwprune.keras.quantized import quantizer_weight_bits
 from hwprune.targets.fpga import FPGALayerSettings, FPGATarget
 
 PRECISIONS = ['ap_fixed<16,6>', 'fixed<8,3>', 'ap_int<8>', 'ap_ufixed<10,2>', 'ap_uint<4>', 'int<3>', 'uint<7>',

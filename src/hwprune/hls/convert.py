@@ -123,7 +123,7 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
     """Convert a (pruned) Keras/QKeras model with hls4ml: stripped, zero-honouring, exact limits.
 
     Args:
-        model: a built tf.keras model (Sequential or functional, Keras or QKeras layers). Never
+        model: a built Keras model (Sequential or functional, Keras, QKeras or HGQ2 layers). Never
             modified.
         hls_config: the hls4ml config (``hls4ml.utils.config_from_keras_model``), a full hls4ml
             project config, or a YAML path. Never modified (hwprune works on a deep copy).

@@ -18,10 +18,11 @@ import numpy as np
 import tensorflow as tf
 
 from .._validation import check_int, invalid
+from . import topology
 from .layers import resolve_units
+from .topology import keras
 
 logger = logging.getLogger(__name__)
-keras = tf.keras
 
 
 def measure_activation_sparsity(model, x, layers: Iterable[str] | None = None, batch_size: int = 256,
@@ -29,7 +30,7 @@ def measure_activation_sparsity(model, x, layers: Iterable[str] | None = None, b
     """Fraction of zero values in the input of each layer, over the samples ``x``.
 
     Args:
-        model: a built tf.keras model (Sequential or functional).
+        model: a built Keras model (Sequential or functional).
         x: sample inputs (an array, or a list of arrays for a multi-input model).
         layers: names of the layers to measure (any layer with one input); default: every layer
             hwprune can prune (Dense, Conv, DepthwiseConv, SeparableConv and registered layers).
@@ -41,14 +42,14 @@ def measure_activation_sparsity(model, x, layers: Iterable[str] | None = None, b
 
     Example:
         >>> import numpy as np, tensorflow as tf
-        >>> model = tf.keras.Sequential([tf.keras.layers.Dense(4, activation='relu', input_shape=(3,), name='a'),
-        ...                              tf.keras.layers.Dense(2, name='b')])
+        >>> from hwprune.keras.topology import keras
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation='relu', name='a'),
+        ...                           keras.layers.Dense(2, name='b')])
         >>> model.layers[0].set_weights([np.array([[1., -1., 0., 0.]] * 3), np.zeros(4)])
         >>> measure_activation_sparsity(model, np.ones((5, 3)))
         {'a': 0.0, 'b': 0.75}
     """
-    if not isinstance(model, keras.Model):
-        raise invalid('model', model, 'a tf.keras Model', TypeError)
+    topology.check_model(model, built=False)
     if not model.built or not getattr(model, 'inputs', None):
         raise invalid('model', model.name, 'a built model with known inputs (give it an input shape)')
     batch_size = check_int('batch_size', batch_size, 1)

@@ -302,6 +302,8 @@ class HardwarePruning(keras.callbacks.Callback):
     # ------------------------------------------------------------------ training hooks
     def on_train_begin(self, logs=None):
         model = self.model
+        hooks.check_backend()
+        topology.check_model(model)
         self._reset()
         units = resolve_units(model, self.layer_names)
         if not units:
@@ -369,7 +371,7 @@ class HardwarePruning(keras.callbacks.Callback):
             entry.mask.install()
             # installed even at strength 0: the strength is a variable the user may raise mid-fit
             entry.loss = GroupLasso(entry.kernel, entry.pruned.model.layout, self._strength)
-            hooks.add_penalty(entry.unit.layer, entry.loss)
+            hooks.add_penalty(entry.unit.layer, entry.kernel, entry.loss)
         # The train/test functions may have been traced before (an earlier fit): retrace them so
         # they pick up the mask constraints and the penalty.
         hooks.retrace(model)
@@ -438,7 +440,7 @@ class HardwarePruning(keras.callbacks.Callback):
             entry.mask.apply()
             entry.mask.uninstall()
             if entry.loss is not None:
-                hooks.remove_penalty(entry.unit.layer, entry.loss)
+                hooks.remove_penalty(entry.unit.layer, entry.kernel, entry.loss)
                 entry.loss = None
         hooks.release(self.model)
         if self._writer is not None:

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..kinds import get_kind
+from . import quantized
 from .registry import spec_for
 from .roles import is_elementwise, role_of
 
@@ -42,7 +43,8 @@ def _linkable(layer) -> bool:
     """Single-kernel Dense/Conv layers: output units on the last kernel axis, inputs on the one
     before (depthwise and separable layers are not folded through)."""
     spec = spec_for(layer)
-    return spec is not None and not get_kind(spec.kind).depthwise
+    # HGQ2 layers quantize their outputs with learned types: a folded constant would not be exact
+    return spec is not None and not get_kind(spec.kind).depthwise and quantized.framework(layer) != 'hgq'
 
 
 def _single_parent(graph, layer):
@@ -125,7 +127,8 @@ def fold(link: Link, units: np.ndarray, constants: np.ndarray) -> bool:
         return False  # border positions see zero padding, not the constant
     spatial = tuple(range(kernel.ndim - 2))
     taps = kernel.sum(axis=spatial) if spatial else kernel
-    consumer.bias.assign(consumer.bias.numpy() + (c @ taps).astype(consumer.bias.dtype.as_numpy_dtype))
+    bias = np.asarray(consumer.bias.numpy())
+    consumer.bias.assign(bias + (c @ taps).astype(bias.dtype))
     return True
 
 

@@ -17,7 +17,7 @@ def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: 
     quantizer rounds to 0 frees its multiplier).
 
     Args:
-        model: a built tf.keras model (Keras or QKeras layers).
+        model: a built Keras model (Keras, QKeras or HGQ2 layers).
         hls_config: an hls4ml config (dict or YAML path) or a :class:`~hwprune.targets.Target`.
             For an hls4ml config, layers are costed under the reuse factor hls4ml will really use
             and the strategy :func:`hwprune.convert` will emit.

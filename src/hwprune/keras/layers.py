@@ -8,9 +8,9 @@ returns one :class:`KerasUnit` per prunable kernel: the Keras layer, which kerne
 ``estimate``) works from that one list.
 
 Example:
-    >>> import tensorflow as tf
-    >>> model = tf.keras.Sequential([tf.keras.layers.Dense(4, input_shape=(3,), name='fc1'),
-    ...                              tf.keras.layers.Dense(2, name='fc2')])
+    >>> from hwprune.keras.topology import keras
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name='fc1'),
+    ...                           keras.layers.Dense(2, name='fc2')])
     >>> [(i.name, i.kind, i.kernel_shape, i.inputs) for i in describe_layers(model)]
     [('fc1', 'dense', (3, 4), ()), ('fc2', 'dense', (4, 2), ('fc1',))]
 """
@@ -19,25 +19,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import numpy as np
-import tensorflow as tf
 
-from .. import hardware
 from .._validation import invalid
 from ..targets.base import LayerInfo
-from . import topology
+from . import quantized, topology
+from .quantized import quantizer_weight_bits  # noqa: F401  (re-exported: it used to live here)
 from .registry import LayerSpec, output_unit, specs_for
 from .roles import class_role
 from .topology import keras
 
 logger = logging.getLogger(__name__)
-
-# QKeras classes whose kernel quantizer sets the type hls4ml gives the kernel.
-_QKERAS_CLASSES = ('QDense', 'QConv1D', 'QConv2D', 'QConv2DBatchnorm', 'QDepthwiseConv2D', 'QSeparableConv1D',
-                   'QSeparableConv2D')
-
 
 @dataclass(frozen=True, eq=False)
 class KerasUnit:
@@ -66,71 +60,13 @@ class KerasUnit:
         return getattr(self.layer, self.spec.kernel)
 
     def firmware_kernel(self, values=None) -> np.ndarray:
-        """The kernel as hls4ml will hold it: the layer's QKeras kernel quantizer applied (a weight
-        it rounds to 0 is a zero, which frees its multiplier); plain Keras kernels as they are.
+        """The kernel as hls4ml will hold it: the layer's QKeras or HGQ2 kernel quantizer applied (a
+        weight it rounds to 0 is a zero, which frees its multiplier); float kernels as they are.
 
         Args:
             values: values to use instead of the layer's current kernel.
         """
-        values = self.kernel.numpy() if values is None else values
-        quantizer = getattr(self.layer, self.spec.quantizer + '_internal', None)
-        if quantizer is None or not getattr(self.layer, self.spec.quantizer, None):
-            return np.asarray(values)
-        return np.asarray(quantizer(tf.constant(values, dtype=tf.float32)), dtype=np.asarray(values).dtype)
-
-
-def quantizer_weight_bits(quantizer) -> int | None:
-    """Bit width hls4ml gives weights quantized by a QKeras quantizer (``None``: no quantizer).
-
-    Uses hls4ml's own ``get_quantizer_from_config`` when hls4ml is installed (the type hls4ml
-    really emits), else the same rules: ``quantized_bits``/``quantized_po2`` -> ``bits``,
-    ternary -> 2, binary -> 1, anything else 16.
-
-    Example:
-        >>> quantizer_weight_bits({'class_name': 'quantized_bits', 'config': {'bits': 6, 'integer': 0}})
-        6
-    """
-    if quantizer is None:
-        return None
-    config = quantizer
-    if not isinstance(config, Mapping):
-        if isinstance(config, str):
-            try:
-                from qkeras import get_quantizer
-            except ImportError:  # pragma: no cover - QKeras missing
-                return None
-            config = get_quantizer(config)
-        get_config = getattr(config, 'get_config', None)
-        if get_config is None:
-            return None
-        config = {'class_name': type(config).__name__, 'config': get_config()}
-    try:
-        from hls4ml.converters.keras.qkeras import get_quantizer_from_config
-    except ImportError:
-        get_quantizer_from_config = None
-    if get_quantizer_from_config is not None:
-        try:
-            hls_quantizer = get_quantizer_from_config({'class_name': 'QDense', 'config': {'kernel_quantizer': config}},
-                                                      'kernel')
-            return int(hls_quantizer.hls_type.width)
-        except Exception as e:  # noqa: BLE001 - any failure inside hls4ml/QKeras: fall back to the rules
-            logger.debug('hls4ml could not read quantizer %r (%s); using hwprune rules', config, e)
-    name = str(config.get('class_name', ''))
-    if name in ('quantized_bits', 'quantized_po2'):
-        return int(config['config']['bits'])
-    if 'ternary' in name:
-        return 2
-    if 'binary' in name:
-        return 1
-    return hardware.DEFAULT_WEIGHT_BITS
-
-
-def _kernel_bits(layer, spec: LayerSpec) -> int | None:
-    """Width hls4ml gives a QKeras kernel (from its quantizer); ``None`` for float kernels."""
-    if type(layer).__name__ not in _QKERAS_CLASSES:
-        return None
-    quantizer = layer.get_config().get(spec.quantizer)
-    return quantizer_weight_bits(quantizer) if quantizer else None
+        return quantized.firmware_kernel(self.layer, self.spec, values)
 
 
 def _unit_infos(layer, graph, producers: tuple) -> list[LayerInfo]:
@@ -155,7 +91,7 @@ def _unit_infos(layer, graph, producers: tuple) -> list[LayerInfo]:
                                padding=unit_padding, use_bias=use_bias and i == len(specs) - 1,
                                class_name=type(layer).__name__, inputs=inputs, layer=layer.name,
                                part=spec.precision if spec.suffix else None,
-                               weight_bits=_kernel_bits(layer, spec)))
+                               weight_bits=quantized.kernel_bits(layer, spec)))
         inputs = (infos[-1].name,)
     return infos
 
@@ -253,4 +189,4 @@ def describe_layers(model, names: Iterable[str] | None = None) -> list[LayerInfo
     return [unit.info for unit in resolve_units(model, names, warn=False)]
 
 
-__all__ = ['KerasUnit', 'describe_layers', 'quantizer_weight_bits', 'resolve_units']
+__all__ = ['KerasUnit', 'describe_layers', 'resolve_units']

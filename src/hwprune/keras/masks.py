@@ -36,37 +36,38 @@ class KernelMask:
         name: used for the mask variable's name.
     """
 
-    def __init__(self, kernel: tf.Variable, name: str):
+    def __init__(self, kernel, name: str):
         self.kernel = kernel
+        self.dtype = np.asarray(kernel.numpy()).dtype
         with tf.init_scope():
-            self.mask = tf.Variable(tf.ones(kernel.shape, dtype=kernel.dtype), trainable=False,
+            self.mask = tf.Variable(np.ones(tuple(kernel.shape), self.dtype), trainable=False,
                                     name=f'hwprune_mask_{name}', synchronization=tf.VariableSynchronization.ON_WRITE,
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self._installed = False
         self._saved = None
 
     def install(self) -> None:
         """Make the optimizer apply the mask after each update (idempotent)."""
-        if self._saved is not None:
+        if self._installed:
             return
-        self._saved = [hooks.get_constraint(v) for v in hooks.components(self.kernel)]
-        for v, inner in zip(hooks.components(self.kernel), self._saved):
-            hooks.set_constraint(v, MaskConstraint(self.mask, inner))
+        self._installed = True
+        self._saved = hooks.get_constraint(self.kernel)
+        hooks.set_constraint(self.kernel, MaskConstraint(self.mask, self._saved))
 
     def uninstall(self) -> None:
         """Give the kernel its own constraint back."""
-        if self._saved is None:
+        if not self._installed:
             return
-        for v, inner in zip(hooks.components(self.kernel), self._saved):
-            hooks.set_constraint(v, inner)
-        self._saved = None
+        hooks.set_constraint(self.kernel, self._saved)
+        self._installed, self._saved = False, None
 
     def set(self, mask: np.ndarray) -> None:
         """Set the mask (kernel-shaped 0/1 array) and zero the masked weights now."""
-        self.mask.assign(np.asarray(mask, dtype=self.kernel.dtype.as_numpy_dtype))
+        self.mask.assign(np.asarray(mask, dtype=self.dtype))
         self.apply()
 
     def apply(self) -> None:
-        self.kernel.assign(self.kernel * self.mask)
+        self.kernel.assign(self.kernel.numpy() * self.mask.numpy())
 
     def numpy(self) -> np.ndarray:
         return self.mask.numpy()

@@ -13,9 +13,9 @@ and ``'sep_pointwise'`` (a 1x1 ``conv2d`` kernel); :func:`specs_for` lists them.
 Register your own layer (like tfmot's ``PrunableLayer``):
 
 Example:
-    >>> import tensorflow as tf
+    >>> from hwprune.keras.topology import keras
     >>> from hwprune.keras.registry import register_layer, spec_for
-    >>> class MyDense(tf.keras.layers.Layer):
+    >>> class MyDense(keras.layers.Layer):
     ...     pass
     >>> register_layer(MyDense, kind='dense', kernel='w')
     >>> spec_for(MyDense()).kernel
@@ -24,13 +24,15 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 from dataclasses import dataclass
 
 from .._validation import invalid
 from ..kinds import check_kind, get_kind
 from .roles import class_role, register_role
-from .topology import keras
+from .topology import KERAS3, keras
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def register_layer(cls: type, kind: str | None, kernel: str = 'kernel') -> None:
         kernel: name of the attribute holding the kernel ``tf.Variable``.
     """
     if not isinstance(cls, type) or not issubclass(cls, keras.layers.Layer):
-        raise invalid('cls', cls, 'a tf.keras Layer subclass', TypeError)
+        raise invalid('cls', cls, 'a Keras Layer subclass', TypeError)
     if kind is None:
         _REGISTRY[cls] = None
         return
@@ -149,6 +151,27 @@ for _cls, _dim in ((keras.layers.SeparableConv1D, '1d'), (keras.layers.Separable
     _register_units(_cls, (
         LayerSpec('depthwise' + _dim, 'depthwise_kernel', '_depthwise', 'depthwise_quantizer', 'depthwise'),
         LayerSpec('conv' + _dim, 'pointwise_kernel', '_pointwise', 'pointwise_quantizer', 'pointwise')))
+
+
+
+def _register_hgq() -> None:
+    """HGQ2's quantized Dense/Conv layers (Keras 3), when HGQ2 is installed: ``QDense`` and
+    ``QBatchNormDense`` are Dense subclasses already; its convolutions derive from Keras's base
+    convolution, so they are registered by kind."""
+    if importlib.util.find_spec('hgq') is None:
+        return
+    try:
+        conv = importlib.import_module('hgq.layers.conv')
+    except Exception as e:  # noqa: BLE001 - a broken HGQ2 install must not break hwprune
+        logger.info('HGQ2 is installed but its layers do not import (%s); its convolutions are not pruned.', e)
+        return
+    for name, kind in (('QConv1D', 'conv1d'), ('QConv2D', 'conv2d')):
+        if hasattr(conv, name):
+            _register_units(getattr(conv, name), (LayerSpec(kind),))
+
+
+if KERAS3:
+    _register_hgq()
 
 __all__ = ['LayerSpec', 'is_prunable', 'kernel_variable', 'output_unit', 'register_layer', 'spec_for', 'specs_for',
            'unit_spec']

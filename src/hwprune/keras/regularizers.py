@@ -18,7 +18,8 @@ EPSILON = 1e-12
 
 
 class GroupLasso:
-    """Group lasso of one kernel over a layout (a zero-argument callable for ``add_loss``).
+    """Group lasso of one kernel over a layout: ``penalty(kernel value)`` (the value defaults to the
+    variable's), installed as a loss term by :func:`hwprune.keras.hooks.add_penalty`.
 
     Args:
         kernel: the kernel variable.
@@ -31,7 +32,7 @@ class GroupLasso:
         self.strength = strength
         self.n_groups = layout.n_groups
         sizes = layout.sizes()
-        self.scale = tf.constant(np.sqrt(np.maximum(sizes, 1)), dtype=kernel.dtype)
+        self.scale = np.sqrt(np.maximum(sizes, 1)).astype(np.asarray(kernel.numpy()).dtype)
         ids = layout.ids.ravel()
         if layout.n_groups == ids.size and np.array_equal(ids, np.arange(ids.size)):
             self.index = None  # one weight per group, in kernel order: no gather needed
@@ -49,7 +50,7 @@ class GroupLasso:
     def value(self, kernel=None):
         """The unscaled penalty ``sum_g sqrt(|g|) ||w_g||`` (a scalar tensor)."""
         kernel = self.kernel if kernel is None else kernel
-        flat = tf.reshape(kernel, [-1])
+        flat = tf.reshape(tf.convert_to_tensor(kernel), [-1])
         if self.index is None:
             squares = tf.square(flat)
         else:
@@ -58,8 +59,10 @@ class GroupLasso:
         norms = tf.sqrt(squares + EPSILON) - np.sqrt(EPSILON)
         return tf.reduce_sum(self.scale * norms)
 
-    def __call__(self):
-        return tf.cast(self.strength, self.kernel.dtype) * self.value()
+    def __call__(self, kernel=None):
+        """``lambda * value(kernel)``; ``kernel`` defaults to the variable (Keras 3 passes its value)."""
+        value = self.value(kernel)
+        return tf.cast(self.strength, value.dtype) * value
 
 
 __all__ = ['EPSILON', 'GroupLasso']

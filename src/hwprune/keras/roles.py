@@ -28,10 +28,10 @@ the single rule for "acts on each element on its own"), else ``barrier``. Regist
 your own layer class with :func:`register_role`.
 
 Example:
-    >>> import tensorflow as tf
-    >>> role_of(tf.keras.layers.Activation('relu')), role_of(tf.keras.layers.Activation('softmax'))
+    >>> from hwprune.keras.topology import keras
+    >>> role_of(keras.layers.Activation('relu')), role_of(keras.layers.Activation('softmax'))
     ('elementwise', 'barrier')
-    >>> role_of(tf.keras.layers.Conv2DTranspose(2, 3))
+    >>> role_of(keras.layers.Conv2DTranspose(2, 3))
     'barrier'
 """
 
@@ -77,8 +77,8 @@ def register_role(cls: type, role: str) -> None:
         role: one of :data:`ROLES`.
 
     Example:
-        >>> import tensorflow as tf
-        >>> class Scale(tf.keras.layers.Layer):
+        >>> from hwprune.keras.topology import keras
+        >>> class Scale(keras.layers.Layer):
         ...     def call(self, x):
         ...         return 2.0 * x
         >>> register_role(Scale, 'elementwise')
@@ -162,31 +162,27 @@ def _optional(*names):
     return tuple(getattr(_L, n) for n in names if hasattr(_L, n))
 
 
-for _cls in (_L.InputLayer,):
-    _TABLE[_cls] = 'input'
-for _cls in (_L.Dense, _L.Conv1D, _L.Conv2D, _L.Conv3D, _L.SeparableConv1D, _L.SeparableConv2D):
-    _TABLE[_cls] = 'weight'
-for _cls in (_L.DepthwiseConv2D,) + _optional('DepthwiseConv1D'):
-    _TABLE[_cls] = 'depthwise'
-_TABLE[_L.BatchNormalization] = 'bn'
-for _cls in (_L.Activation, _L.ReLU, _L.LeakyReLU, _L.ELU, _L.ThresholdedReLU, _L.Dropout, _L.GaussianNoise,
-             _L.GaussianDropout, _L.AlphaDropout, _L.ActivityRegularization) + _optional('Identity'):
-    _TABLE[_cls] = 'elementwise'
-for _cls in (_L.MaxPooling1D, _L.MaxPooling2D, _L.MaxPooling3D, _L.AveragePooling1D, _L.AveragePooling2D,
-             _L.AveragePooling3D, _L.GlobalMaxPooling1D, _L.GlobalMaxPooling2D, _L.GlobalMaxPooling3D,
-             _L.GlobalAveragePooling1D, _L.GlobalAveragePooling2D, _L.GlobalAveragePooling3D):
-    _TABLE[_cls] = 'pooling'
-for _cls in (_L.ZeroPadding1D, _L.ZeroPadding2D, _L.ZeroPadding3D, _L.UpSampling1D, _L.UpSampling2D,
-             _L.UpSampling3D, _L.Cropping1D, _L.Cropping2D, _L.Cropping3D):
-    _TABLE[_cls] = 'spatial'
-for _cls in (_L.Flatten, _L.Reshape):
-    _TABLE[_cls] = 'reshape'
-for _cls in (_L.Add, _L.Subtract, _L.Multiply, _L.Average, _L.Maximum, _L.Minimum):
-    _TABLE[_cls] = 'merge'
-_TABLE[_L.Concatenate] = 'concat'
-# Subclasses of weight layers that compute something else.
-for _cls in (_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose):
-    _TABLE[_cls] = 'barrier'
+_ROLE_TABLE = {
+    'input': ('InputLayer',),
+    'weight': ('Dense', 'Conv1D', 'Conv2D', 'Conv3D', 'SeparableConv1D', 'SeparableConv2D'),
+    'depthwise': ('DepthwiseConv1D', 'DepthwiseConv2D'),
+    'bn': ('BatchNormalization',),
+    'elementwise': ('Activation', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Dropout', 'GaussianNoise',
+                    'GaussianDropout', 'AlphaDropout', 'ActivityRegularization', 'Identity'),
+    'pooling': ('MaxPooling1D', 'MaxPooling2D', 'MaxPooling3D', 'AveragePooling1D', 'AveragePooling2D',
+                'AveragePooling3D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'GlobalMaxPooling3D',
+                'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalAveragePooling3D'),
+    'spatial': ('ZeroPadding1D', 'ZeroPadding2D', 'ZeroPadding3D', 'UpSampling1D', 'UpSampling2D', 'UpSampling3D',
+                'Cropping1D', 'Cropping2D', 'Cropping3D'),
+    'reshape': ('Flatten', 'Reshape'),
+    'merge': ('Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum'),
+    'concat': ('Concatenate',),
+    # subclasses of weight layers that compute something else (Keras 2's Conv2DTranspose is a Conv2D)
+    'barrier': ('Conv1DTranspose', 'Conv2DTranspose', 'Conv3DTranspose'),
+}
+for _role, _names in _ROLE_TABLE.items():
+    for _cls in _optional(*_names):  # classes a Keras generation lacks are skipped
+        _TABLE[_cls] = _role
 
 
 __all__ = ['CHANNELWISE', 'ROLES', 'class_role', 'is_elementwise', 'layer_quantizers', 'quantizers_elementwise',

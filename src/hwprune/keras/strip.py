@@ -1,4 +1,4 @@
-"""Physically remove dead units from a trained or pruned tf.keras / QKeras model.
+"""Physically remove dead units from a trained or pruned Keras / QKeras model.
 
 Pruning with masks leaves the architecture untouched: a filter whose weights are all zero still
 costs multipliers, registers and latency once hls4ml synthesises it. :func:`strip` rewrites the
@@ -61,7 +61,7 @@ def strip(model: Any, atol: float = 0.0) -> Any:
     not modified; the returned model is not compiled.
 
     Args:
-        model: A built Sequential or functional ``tf.keras`` model (Keras 2), possibly with
+        model: A built Sequential or functional Keras model (Keras 3, or Keras 2), possibly with
             QKeras layers.
         atol: Weights with an absolute value ``<= atol`` count as zero. Must be ``>= 0``.
 
@@ -70,17 +70,16 @@ def strip(model: Any, atol: float = 0.0) -> Any:
         and layer names, and fewer units.
 
     Raises:
-        TypeError: ``model`` is not a Sequential or functional tf.keras model, or ``atol`` is not
+        TypeError: ``model`` is not a Sequential or functional Keras model, or ``atol`` is not
             a number.
         ValueError: ``model`` is an unbuilt Sequential model, or ``atol`` is negative.
 
     Example:
         >>> import numpy as np
-        >>> import tensorflow as tf
         >>> from hwprune.keras.strip import strip
-        >>> model = tf.keras.Sequential([
-        ...     tf.keras.layers.Dense(8, activation='relu', input_shape=(4,)),
-        ...     tf.keras.layers.Dense(2)])
+        >>> from hwprune.keras.topology import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation='relu'),
+        ...                           keras.layers.Dense(2)])
         >>> kernel, bias = model.layers[0].get_weights()
         >>> kernel[:, :3] = 0.0  # three dead neurons
         >>> model.layers[0].set_weights([kernel, bias])
@@ -91,8 +90,7 @@ def strip(model: Any, atol: float = 0.0) -> Any:
         >>> bool(np.allclose(small(x), model(x), atol=1e-6))
         True
     """
-    if not isinstance(model, keras.Model):
-        raise invalid('model', model, 'a tf.keras Model (Sequential or functional)', TypeError)
+    topology.check_model(model, built=False)
     atol = check_number('atol', atol, minimum=0.0)
     graph = topology.read_graph(model)
     analysis = _Analysis(graph, atol)
@@ -305,7 +303,8 @@ class _Analysis:
             return 'barrier'
         if role == 'bn':
             rank = len(ins[0].shape)
-            axis = list(getattr(layer, 'axis', []) or [])
+            axis = getattr(layer, 'axis', [])
+            axis = list(axis) if isinstance(axis, (list, tuple)) else [axis]  # Keras 3 keeps an int
             per_channel = all(tuple(w.shape) == (out.channels,) for w in layer.weights)
             if (same_channels and not shared and axis in ([rank - 1], [-1]) and per_channel
                     and quantizers_elementwise(layer)):

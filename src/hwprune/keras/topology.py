@@ -12,9 +12,8 @@ contiguous range of *channel slots* (one per entry of its last axis), which ``st
 into sets that must be kept or removed together.
 
 Example:
-    >>> import tensorflow as tf
-    >>> model = tf.keras.Sequential([tf.keras.layers.Dense(4, input_shape=(3,), name='a'),
-    ...                              tf.keras.layers.ReLU(name='r'), tf.keras.layers.Dense(2, name='b')])
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name='a'),
+    ...                           keras.layers.ReLU(name='r'), keras.layers.Dense(2, name='b')])
     >>> graph = read_graph(model)
     >>> [layer.name for layer in graph.parents(model.get_layer('b'))]
     ['r']
@@ -25,7 +24,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -33,18 +34,51 @@ import tensorflow as tf
 
 from .._validation import invalid
 
-#: The Keras module hwprune works with.
-keras = tf.keras
-
 logger = logging.getLogger(__name__)
+
+
+def _bind():
+    """The Keras hwprune works with in this process, and whether it is Keras 3.
+
+    TensorFlow's own choice: Keras 3 (the ``keras`` package) on TensorFlow >= 2.16, unless
+    ``TF_USE_LEGACY_KERAS`` selects ``tf_keras`` (Keras 2); Keras 2 (``tf.keras``) on TensorFlow 2.15.
+    """
+    try:
+        installed = importlib.import_module('keras')
+        version = str(getattr(installed, '__version__', '0'))
+    except ImportError:  # pragma: no cover - TensorFlow always brings a keras
+        installed, version = None, '0'
+    legacy = os.environ.get('TF_USE_LEGACY_KERAS', '').strip().lower() in ('1', 'true', 'yes')
+    if installed is not None and int(version.split('.')[0]) >= 3 and not legacy:
+        return installed, True, version
+    module = tf.keras
+    return module, False, str(getattr(module, '__version__', version))
+
+
+#: The Keras module hwprune works with (Keras 3 ``keras``, or Keras 2 ``tf.keras``/``tf_keras``).
+keras, KERAS3, KERAS_VERSION = _bind()
+#: What the bound Keras is called in messages.
+KERAS_NAME = f'Keras {KERAS_VERSION}' + (' (tf_keras)' if keras.__name__.startswith('tf_keras') else '')
 
 TensorKey = tuple  # (id(layer), node_index, tensor_index)
 
 
+def _history(tensor: Any):
+    history = tensor._keras_history
+    return (history.operation if KERAS3 else history.layer), history.node_index, history.tensor_index
+
+
 def tensor_key(tensor: Any) -> TensorKey:
     """Return the key of a Keras symbolic tensor (its producing layer, node and output index)."""
-    history = tensor._keras_history
-    return (id(history.layer), history.node_index, history.tensor_index)
+    layer, node_index, tensor_index = _history(tensor)
+    return (id(layer), node_index, tensor_index)
+
+
+def _shape(tensor: Any) -> tuple:
+    shape = tensor.shape
+    if not KERAS3:
+        return tuple(shape.as_list()) if shape.rank is not None else ()
+    return tuple(shape) if shape is not None else ()
 
 
 @dataclasses.dataclass
@@ -168,39 +202,84 @@ class Graph:
         return self._sample_shape(layer, 'outputs')
 
 
+def _generation(model: Any) -> str | None:
+    """Which Keras a model object comes from, by its class (``None``: not a Keras model)."""
+    for klass in type(model).__mro__:
+        module = klass.__module__ or ''
+        if klass.__name__ in ('Model', 'Functional', 'Sequential'):
+            if module.startswith('tf_keras'):
+                return 'tf_keras (Keras 2)'
+            if module.startswith('keras.src.models') or module.startswith('keras.src.engine.functional') and KERAS3:
+                return 'Keras 3'
+            if module.startswith(('keras.src.engine', 'keras.engine')):
+                return 'Keras 2'
+    return None
+
+
 def is_model(model: Any) -> bool:
-    """Whether ``model`` is a Keras model of the Keras hwprune works with."""
+    """Whether ``model`` is a model of the Keras hwprune works with (:data:`keras`)."""
     return isinstance(model, keras.Model)
 
 
-def check_model(model: Any, built: bool = True) -> Any:
-    """Raise the library's error unless ``model`` is a (built) Keras model."""
+def check_model(model: Any, built: bool = True, argument: str = 'model') -> Any:
+    """Raise the library's error unless ``model`` is a (built) model of the bound Keras.
+
+    A model of another Keras generation (a ``tf_keras`` model while hwprune works with Keras 3, or
+    the other way round) is named in one line, with what to do.
+    """
     if not is_model(model):
-        raise invalid('model', model, 'a tf.keras Model', TypeError)
+        other = _generation(model)
+        if other is not None:
+            fix = ('set TF_USE_LEGACY_KERAS=1 before TensorFlow is imported so that hwprune works with tf_keras, or '
+                   'build the model with keras (Keras 3)') if KERAS3 else \
+                ('unset TF_USE_LEGACY_KERAS (TensorFlow >= 2.16 with keras 3), or build the model with tf.keras')
+            raise invalid(argument, type(model).__name__, f'a {KERAS_NAME} model: this is a {other} model, and '
+                          f'hwprune works with the Keras TensorFlow uses in this process ({KERAS_NAME}); {fix}',
+                          TypeError)
+        raise invalid(argument, model, f'a Keras Model ({KERAS_NAME})', TypeError)
     if built and not model.built:
-        raise invalid('model', model.name, 'a built model (call it once or give it an input shape)')
+        raise invalid(argument, model.name, 'a built model (call it once or give it an input shape)')
     return model
+
+
+def _graph_model(model: Any):
+    """The object holding the node graph (Keras 3 keeps a Sequential's graph in ``_functional``)."""
+    if KERAS3:
+        if isinstance(model, keras.Sequential):
+            return getattr(model, '_functional', None)
+        return model if hasattr(model, '_nodes_by_depth') else None
+    return model if getattr(model, '_is_graph_network', False) and hasattr(model, '_nodes_by_depth') else None
 
 
 def has_graph(model: Any) -> bool:
     """Whether the model is Sequential or functional with a known layer graph (not subclassed)."""
-    return bool(getattr(model, '_is_graph_network', False)) and hasattr(model, '_nodes_by_depth')
+    return _graph_model(model) is not None
+
+
+def _node_parts(node):
+    """``(layer, input tensors, output tensors, call args, call kwargs)`` of a Keras call node."""
+    if KERAS3:
+        arguments = node.arguments
+        return (node.operation, list(node.input_tensors), list(tf.nest.flatten(node.outputs)),
+                tuple(arguments.args or ()), dict(arguments.kwargs or {}))
+    return (node.layer, list(node.keras_inputs), list(tf.nest.flatten(node.outputs)), tuple(node.call_args or ()),
+            dict(node.call_kwargs or {}))
 
 
 def read_graph(model: Any) -> Graph:
     """Read the call graph of a built Sequential or functional model.
 
     Raises:
-        TypeError: ``model`` is not a tf.keras model with a layer graph (e.g. a subclassed model).
+        TypeError: ``model`` is not a Keras model with a layer graph (e.g. a subclassed model).
         ValueError: ``model`` is a Sequential model that has not been built.
     """
-    if not is_model(model):
-        raise invalid('model', model, 'a tf.keras Model (Sequential or functional)', TypeError)
-    if isinstance(model, keras.Sequential) and not getattr(model, '_is_graph_network', False):
+    check_model(model, built=False)
+    if isinstance(model, keras.Sequential) and not has_graph(model):
         raise invalid('model', model, 'a built Sequential model with a known input shape '
-                      '(give the first layer an `input_shape` or call `model.build(input_shape)`)')
-    if not has_graph(model):
-        raise invalid('model', model, 'a Sequential or functional tf.keras model; subclassed models '
+                      '(start it with keras.Input(shape) or call `model.build(input_shape)`)')
+    graph_model = _graph_model(model)
+    if graph_model is None:
+        raise invalid('model', model, 'a Sequential or functional Keras model; subclassed models '
                       'have no layer graph to rewrite', TypeError)
 
     nodes: list = []
@@ -210,22 +289,21 @@ def read_graph(model: Any) -> Graph:
     def add_tensor(kt: Any) -> TensorKey:
         key = tensor_key(kt)
         if key not in tensors:
-            shape = tuple(kt.shape.as_list()) if kt.shape.rank is not None else ()
+            shape = _shape(kt)
             channels = shape[-1] if len(shape) >= 2 and shape[-1] is not None else 0
             tensors[key] = Tensor(key, shape, kt.dtype, int(channels))
         return key
 
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            layer = node.layer
+    for depth in sorted(graph_model._nodes_by_depth, reverse=True):
+        for node in graph_model._nodes_by_depth[depth]:
+            layer, inputs, outputs, args, kwargs = _node_parts(node)
             calls[id(layer)] = calls.get(id(layer), 0) + 1
-            outputs = [add_tensor(t) for t in tf.nest.flatten(node.outputs)]
-            inputs = [add_tensor(t) for t in node.keras_inputs]
-            nodes.append(Node(layer, inputs, outputs, tuple(node.call_args or ()),
-                              dict(node.call_kwargs or {}), depth))
+            outputs = [add_tensor(t) for t in outputs]
+            inputs = [add_tensor(t) for t in inputs]
+            nodes.append(Node(layer, inputs, outputs, args, kwargs, depth))
 
-    input_keys = [add_tensor(t) for t in model.inputs]
-    output_keys = [add_tensor(t) for t in model.outputs]
+    input_keys = [add_tensor(t) for t in graph_model.inputs]
+    output_keys = [add_tensor(t) for t in tf.nest.flatten(graph_model.outputs)]
     base = 0
     for tensor in tensors.values():
         tensor.base = base
@@ -251,8 +329,10 @@ def called_shapes(layer) -> tuple:
         return tuple(int(s) for s in tuple(shape)[1:])
 
     try:
+        if KERAS3:
+            return sample(tuple(layer.input.shape)), sample(tuple(layer.output.shape))
         return sample(layer.input_shape), sample(layer.output_shape)
-    except (AttributeError, RuntimeError):
+    except (AttributeError, RuntimeError, ValueError):
         return None, None
 
 
@@ -281,5 +361,10 @@ def clone(model: Any, clone_function) -> Any:
         return keras.models.clone_model(model, clone_function=clone_function)
 
 
-__all__ = ['Graph', 'Node', 'Tensor', 'TensorKey', 'called_shapes', 'check_model', 'clone', 'custom_objects', 'graph_or_none',
+def layer_input(layer):
+    """The symbolic input of a layer called once (a list for a layer with several inputs)."""
+    return layer.input
+
+
+__all__ = ['Graph', 'KERAS3', 'KERAS_NAME', 'KERAS_VERSION', 'Node', 'Tensor', 'TensorKey', 'called_shapes', 'check_model', 'clone', 'custom_objects', 'graph_or_none',
            'has_graph', 'is_model', 'keras', 'read_graph', 'tensor_key']
