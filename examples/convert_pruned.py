@@ -8,9 +8,12 @@ multiplier shares) and a few filters, then:
 * compiles both C simulations (g++), checks they agree bit for bit with each other and with
   Keras, and prints the multiplier limits written to ``firmware/parameters.h``.
 
-Runs in about a minute on 2 CPU cores; no FPGA tools, no network:
+Runs in about a minute on 2 CPU cores; no FPGA tools, no network. QKeras runs on the Keras 2
+stack (``make demo STACK=keras2``); ``convert_pruned_hgq.py`` is the same with HGQ2 on Keras 3:
 
     python examples/convert_pruned.py [output_dir]
+
+requires: qkeras
 """
 
 import logging
@@ -63,8 +66,8 @@ for layer in (model.get_layer('conv1'), model.get_layer('conv2'), model.get_laye
 
 print(hwprune.estimate(model, cfg))
 
-cfg_plain = {**cfg, 'SkipOptimizers': ['hwprune']}   # hls4ml alone: hwprune's passes deselected
-plain = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg_plain, output_dir=str(out_dir / 'plain'),
+# hls4ml alone: hwprune's passes run in hwprune.convert (or when a config names them in Optimizers)
+plain = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(out_dir / 'plain'),
                                                    backend='Vitis', io_type='io_parallel')
 pruned = hwprune.convert(model, cfg, output_dir=str(out_dir / 'hwprune'), backend='Vitis', io_type='io_parallel')
 plain.compile()

@@ -71,7 +71,26 @@ def quantized_inputs(shape, n=64, seed=1, scale=2.0):
 # Models
 
 
-def dense_sequential(qkeras=False):
+def hgq_quantizers(bits=10):
+    """HGQ2 weight, bias and input quantizer configs, wide enough for DSPs."""
+    from hgq.config import QuantizerConfig
+
+    return dict(kq_conf=QuantizerConfig('kbi', 'weight', b0=bits, i0=1),
+                bq_conf=QuantizerConfig('kbi', 'bias', b0=bits, i0=2),
+                iq_conf=QuantizerConfig('kbi', 'datalane', b0=12, i0=4))
+
+
+def dense_sequential(qkeras=False, hgq=False):
+    if hgq:
+        from hgq.layers import QDense
+
+        q = hgq_quantizers()
+        return keras.Sequential([
+            keras.Input((10,)),
+            QDense(12, activation='relu', name='fc1', **q),
+            QDense(8, activation='relu', name='fc2', **q),
+            QDense(3, name='out', **q),
+        ], name='hgq_dense_seq')
     if qkeras:
         from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
@@ -109,6 +128,20 @@ def conv1d_sequential(qkeras=False):
         keras.layers.Flatten(name='flat'),
         keras.layers.Dense(3, name='out'),
     ], name='conv1d_seq')
+
+
+def hgq_conv2d_sequential():
+    """HGQ2 QConv2D -> QConv2D -> Flatten -> QDense."""
+    from hgq.layers import QConv2D, QDense
+
+    q = hgq_quantizers()
+    return keras.Sequential([
+        keras.Input((6, 6, 2)),
+        QConv2D(4, 3, padding='same', activation='relu', name='c0', **q),
+        QConv2D(3, 3, padding='valid', activation='relu', name='c1', **q),
+        keras.layers.Flatten(name='flat'),
+        QDense(3, name='out', **q),
+    ], name='hgq_conv2d_seq')
 
 
 def conv2d_functional(qkeras=False, merge='add'):

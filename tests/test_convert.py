@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 import hls_fixtures as F
+from stack import HGQ, REAL_QKERAS, requires_hgq, requires_qkeras
 from hwprune.hls import passes as P
 from hwprune.hls.convert import ConversionError, check_config_layers, convert
 from hwprune.keras.strip import strip
@@ -60,8 +61,9 @@ def check_pair(model, cfg, stripped, unstripped, io_type, qkeras, parallelizatio
 
 @pytest.fixture(scope='module')
 def qconv2d_pair(tmp_path_factory):
-    model = F.prune(F.conv2d_functional(qkeras=True, merge='add'), seed=1)
-    cfg = F.hls_config(model, reuse_factor=2, strategies={'out': 'Resource'})
+    """A QKeras functional Conv2D model on the Keras 2 stack, its float twin on Keras 3."""
+    model = F.prune(F.conv2d_functional(qkeras=REAL_QKERAS, merge='add'), seed=1)
+    cfg = F.hls_config(model, reuse_factor=2, strategies={'out': 'Resource'}, wide_activations=not REAL_QKERAS)
     before_cfg, before_weights = copy.deepcopy(cfg), [w.copy() for w in model.get_weights()]
     pair = build_pair(model, cfg, tmp_path_factory.mktemp('qconv2d'), 'io_parallel')
     F.compile_all(pair)
@@ -70,7 +72,7 @@ def qconv2d_pair(tmp_path_factory):
 
 def test_qconv2d_functional_add_io_parallel(qconv2d_pair):
     model, cfg, (stripped, unstripped), _, _ = qconv2d_pair
-    check_pair(model, cfg, stripped, unstripped, 'io_parallel', qkeras=True)
+    check_pair(model, cfg, stripped, unstripped, 'io_parallel', qkeras=REAL_QKERAS)
     assert stripped.graph['c0'].get_attr('n_filt') < model.get_layer('c0').filters  # really stripped
 
 
@@ -111,6 +113,31 @@ def test_depthwise_and_separable_io_parallel(separable_pair):
             node.get_attr('filt_width') * (1 if 'depthwise' in cls.lower() else node.get_attr('n_filt'))
 
 
+@requires_hgq
+@pytest.mark.parametrize('build, io_type', [(lambda: F.dense_sequential(hgq=True), 'io_parallel'),
+                                            (F.hgq_conv2d_sequential, 'io_stream')], ids=['dense', 'conv2d'])
+def test_hgq2_models_convert_bit_exact_with_estimated_limits(build, io_type, tmp_path):
+    """HGQ2 (Keras 3): pruned kernels convert, the C simulation is bit-exact with Keras, and the
+    multiplier limits in the firmware are what estimate counts from the quantized kernels."""
+    import hwprune
+
+    keras.utils.set_random_seed(0)
+    model = F.prune(build(), seed=2)
+    x = F.quantized_inputs(model.input_shape[1:], scale=1.5)
+    model.predict(x, verbose=0)
+    cfg = F.hls_config(model, reuse_factor=2)
+    report = hwprune.estimate(model, cfg)
+    hls_model = convert(model, cfg, output_dir=str(tmp_path / 'prj'), io_type=io_type, allow_da_fallback=False)
+    hls_model.compile()
+    np.testing.assert_array_equal(hls_model.predict(x).reshape(-1, 3), model.predict(x, verbose=0))
+    for name, values in report.layers.items():
+        assert hls_model.graph[name].get_attr(P.LIMIT_ATTR) == values['DSP'], name
+        assert values['DSP'] > 0, name  # 10-bit weights use DSPs
+    widths = {info.name: info.weight_bits for info in hwprune.keras.describe_layers(model)}
+    for name, bits in widths.items():
+        assert bits == hls_model.graph[name].weights['weight'].type.precision.width, name
+
+
 # --------------------------------------------------------------------------------------------
 # Slow: the matrix
 
@@ -135,7 +162,7 @@ CASES = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('case', sorted(CASES))
+@pytest.mark.parametrize('case', [pytest.param(c, marks=requires_qkeras) if 'qkeras' in c else c for c in sorted(CASES)])
 def test_matrix(case, tmp_path):
     build, io_type, strategies, parallelization = CASES[case]
     model = F.prune(build(), seed=sum(map(ord, case)))
@@ -245,6 +272,7 @@ def test_warns_when_auto_logits_feed_a_softmax(caplog):
     assert caplog.text == ''
 
 
+@requires_qkeras
 def test_estimate_counts_qkeras_kernels_after_their_quantizer(tmp_path):
     """A QKeras weight its quantizer rounds to 0 frees its multiplier in the firmware; estimate
     must count it as hls4ml does (hwprune's limits in the converted project)."""

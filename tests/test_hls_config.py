@@ -2,6 +2,7 @@
 
 import copy
 import logging
+import os
 import subprocess
 import sys
 
@@ -17,6 +18,7 @@ from hwprune.hls.config import (
 from hwprune.keras.layers import describe_layers, resolve_units
 from hwprune.keras.quantized import quantizer_weight_bits
 from hwprune.targets.fpga import FPGALayerSettings, FPGATarget
+from stack import qkeras_module
 
 PRECISIONS = ['ap_fixed<16,6>', 'fixed<8,3>', 'ap_int<8>', 'ap_ufixed<10,2>', 'ap_uint<4>', 'int<3>', 'uint<7>',
               'ufixed<12,4>', 'fixed<8,3,TRN,WRAP,0>', 'ap_fixed<18,8,AP_RND_CONV,AP_SAT>', 'ap_fixed<16, 6>',
@@ -178,7 +180,7 @@ def test_quantizer_bits_match_hls4ml():
     assert quantizer_weight_bits({'class_name': 'quantized_bits', 'config': {'bits': 6, 'integer': 0}}) == 6
     assert quantizer_weight_bits({'class_name': 'ternary', 'config': {}}) == 2
     assert quantizer_weight_bits({'class_name': 'binary', 'config': {}}) == 1
-    from qkeras import quantized_bits
+    quantized_bits = qkeras_module().quantized_bits
 
     assert quantizer_weight_bits(quantized_bits(5, 2, alpha=1)) == 5
     assert quantizer_weight_bits('quantized_bits(7,1)') == 7
@@ -196,8 +198,10 @@ def test_import_without_hls4ml():
             "import hwprune.hls\n"
             "s = read_hls_config({'Model': {'ReuseFactor': 3, 'Precision': 'ap_fixed<10,4>'}})\n"
             "print(s.default.reuse_factor, s.default.weight_bits, hwprune.hls.PASSES_REGISTERED)")
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         env={'TF_CPP_MIN_LOG_LEVEL': '2', 'PATH': '/usr/bin:/bin'})
+    env = {'TF_CPP_MIN_LOG_LEVEL': '2', 'PATH': '/usr/bin:/bin'}
+    if 'PYTHONPATH' in os.environ:  # a checkout run without installing the package
+        env['PYTHONPATH'] = os.environ['PYTHONPATH']
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ['3', '10', '()']
 
@@ -209,6 +213,7 @@ def test_import_without_hls4ml():
 @pytest.fixture(scope='module')
 def qmodel():
     import tensorflow as tf
+    qkeras_module()
     from qkeras import QConv1D, QDense, quantized_bits
 
     keras = tf.keras
@@ -287,6 +292,7 @@ def test_separable_units_get_their_kernels_settings_as_hls4ml_does(tmp_path):
     layer's config and its own kernel type; hwprune's units must read the same settings."""
     import hls4ml
     import tensorflow as tf
+    qkeras_module()
     from qkeras import QDepthwiseConv2D, QSeparableConv2D, quantized_bits
 
     keras = tf.keras

@@ -16,6 +16,7 @@ import pytest
 import hls4ml
 import hwprune.hls  # noqa: F401 - registers the passes
 import hls_fixtures as F
+from stack import REAL_QKERAS
 from hls4ml.model.flow import get_flow
 from hwprune.hls import passes as P
 
@@ -97,7 +98,7 @@ def test_dense_limits_in_firmware(dense_case):
 
 
 def test_conv_limits_in_firmware_io_parallel_with_padding(tmp_path):
-    model = F.prune(F.conv2d_functional(qkeras=True, merge='concat'), seed=5)
+    model = F.prune(F.conv2d_functional(qkeras=REAL_QKERAS, merge='concat'), seed=5)
     cfg = F.hls_config(model, reuse_factor=3, strategies={'c0': 'Resource'})
     cfg['LayerName']['c0']['ParallelizationFactor'] = 36  # all pixels in one iteration: padding saves
     cfg['LayerName']['c1']['ParallelizationFactor'] = 6

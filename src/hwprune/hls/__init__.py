@@ -26,20 +26,23 @@ except ImportError:  # hls4ml is optional: the config reader works without it
     PASSES_REGISTERED: tuple = ()
     logger.debug('hls4ml not installed; hwprune passes not registered')
 else:
+    from .frontends import register_fixes
     from .passes import register_passes
 
     PASSES_REGISTERED = tuple(register_passes())
+    register_fixes()
 
-_LAZY = {'convert': 'convert', 'ConversionError': 'ConversionError'}
+_LAZY = {'convert': 'hwprune.hls.convert', 'ConversionError': 'hwprune.hls.convert',
+         'frontend_for': 'hwprune.hls.frontends'}
 
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module('hwprune.hls.convert'), _LAZY[name])
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-__all__ = ['ConversionError', 'HLSSettings', 'pin_auto_precisions', 'PASSES_REGISTERED', 'convert', 'load_hls_config', 'parse_precision_bits',
+__all__ = ['ConversionError', 'HLSSettings', 'frontend_for', 'pin_auto_precisions', 'PASSES_REGISTERED', 'convert', 'load_hls_config', 'parse_precision_bits',
            'read_hls_config', 'target_from_hls_config']

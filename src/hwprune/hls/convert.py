@@ -23,6 +23,7 @@ import tempfile
 from typing import Any
 
 from .._validation import check_bool, check_number, invalid
+from . import frontends as _frontends
 from . import passes as _passes
 from .config import load_hls_config, read_hls_config
 
@@ -46,6 +47,31 @@ def _hls4ml_layer_names(model) -> list[str]:
 
     Raises :class:`ConversionError` naming the first layer whose class hls4ml does not support.
     """
+    from ..keras.topology import KERAS3
+
+    with _frontends.frontend_for(model):
+        if KERAS3:
+            return _keras3_layer_names(model)
+        return _keras2_layer_names(model)
+
+
+def _keras3_layer_names(model) -> list[str]:
+    from hls4ml.converters.keras_v3_to_hls import parse_keras_v3_model
+
+    try:
+        layer_list, *_ = parse_keras_v3_model(model, allow_da_fallback=False)
+    except ValueError as e:
+        culprit = next((layer for layer in model.layers if type(layer).__name__ in str(e)), None)
+        if culprit is not None and 'not found in registry' in str(e):
+            raise ConversionError(f'hls4ml cannot convert layer {culprit.name!r}: its class {type(culprit).__name__!r} '
+                                  'is not supported by hls4ml (Keras 3 converter).') from e
+        raise ConversionError(f'hls4ml could not parse model {model.name!r}: {type(e).__name__}: {e}') from e
+    except Exception as e:  # noqa: BLE001 - hls4ml raises bare exceptions; re-raised typed
+        raise ConversionError(f'hls4ml could not parse model {model.name!r}: {type(e).__name__}: {e}') from e
+    return [layer['name'] for layer in layer_list] + [layer.name for layer in model.layers]
+
+
+def _keras2_layer_names(model) -> list[str]:
     from hls4ml.converters import get_supported_keras_layers
     from hls4ml.converters.keras_v2_to_hls import KerasModelReader, parse_keras_model
 
@@ -193,7 +219,8 @@ def convert(model, hls_config, *, strip_model: bool = True, atol: float = 0.0, s
         converted = model
     token = _passes.KERAS_STRIPPED.set(bool(strip_model))
     try:
-        hls_model = hls4ml.converters.convert_from_keras_model(converted, hls_config=config, **kwargs)
+        with _frontends.frontend_for(converted):
+            hls_model = hls4ml.converters.convert_from_keras_model(converted, hls_config=config, **kwargs)
     except Exception as e:  # noqa: BLE001 - hls4ml raises bare Exception; re-raised typed
         raise ConversionError(_describe(model, config, e)) from e
     finally:

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -143,14 +144,18 @@ class HardwarePruning(keras.callbacks.Callback):
         baseline: the monitored metric's reference value; default: measured on ``validation_data``
             at the start, or at the end of the first epoch when pruning starts later.
         validation_data: ``(x, y)`` to measure the baseline on.
-        log_dir: write resource use, budgets and sparsity as TensorBoard scalars here.
+        log_dir: write resource use, budgets and sparsity as TensorBoard scalars here, in total and
+            per layer (``hwprune_layers/<layer>/<resource>``, ``.../sparsity``); needs ``tensorboard``.
         protect_outputs: keep at least one group of every neuron of a layer that produces a model
             output (through activations), so that pruning never silences a class.
         fold_dead_units: when every weight of a unit is pruned, fold the constant it emits into the
             consumer's bias and prune the consumer weights that read it, so they hold no budget.
         state_path: file (``.npz``) where the callback's state is saved at each epoch end and from
             which a new callback resumes (``fit(initial_epoch=k)`` after an interruption).
-        verbose: log each pruning step at INFO level (1) or not (0).
+        verbose: 1 prints one line per pruning step (budget, use, sparsity), as Keras's own callbacks
+            print, and logs it at INFO level; 0 is silent. Either way the epoch logs carry
+            ``hwprune_<resource>``, ``hwprune_<resource>_budget`` and ``hwprune_sparsity`` for every
+            callback (Keras's ``TensorBoard``, ``CSVLogger``, the progress bar), whatever their order.
     """
 
     def __init__(self, target, resources=None, budget=0.5, *, layers: Sequence[str] | None = None,
@@ -198,6 +203,9 @@ class HardwarePruning(keras.callbacks.Callback):
         self.baseline = None if baseline is None else check_number('baseline', baseline)
         self.validation_data = validation_data
         self.log_dir = None if log_dir is None else _check_path('log_dir', log_dir, directory=True)
+        if self.log_dir is not None and importlib.util.find_spec('tensorboard') is None:
+            raise invalid('log_dir', self.log_dir, 'no log_dir, or TensorBoard installed (pip install tensorboard; '
+                          'TensorFlow >= 2.21 no longer installs it)', ImportError)
         self.state_path = None if state_path is None else _check_path('state_path', state_path, directory=False)
         self.protect_outputs = check_bool('protect_outputs', protect_outputs)
         self.fold_dead_units = check_bool('fold_dead_units', fold_dead_units)
@@ -267,6 +275,8 @@ class HardwarePruning(keras.callbacks.Callback):
         self._writer = None
         self._last_capacity = None
         self._step = None
+        self._log_values: dict = {}
+        self._layer_values: dict = {}
 
     @property
     def guard_(self) -> AccuracyGuard | None:
@@ -389,9 +399,11 @@ class HardwarePruning(keras.callbacks.Callback):
                     raise invalid('baseline', None, f'a baseline for monitor={self.monitor!r}: pass baseline= or '
                                   'validation_data=, or start pruning after the first epoch (budget begin >= 1)')
             self._guard.start(self._snapshot(np.inf))
+        self._refresh_log_values()
+        hooks.add_logs(model, self._log_values)
         if self.verbose and not resumed:
-            logger.info('hwprune: %d prunable layers, initial use %s', len(self.entries_),
-                        self._usage_text(self.initial_usage))
+            self._say(f'hwprune: pruning {len(self.entries_)} kernels ({", ".join(e.info.name for e in self.entries_)}); '
+                      f'initial use {self._usage_text(self.initial_usage)}')
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.update == 'epoch' and self._should_prune(epoch):
@@ -409,15 +421,27 @@ class HardwarePruning(keras.callbacks.Callback):
                 self.prune(step)
                 break
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        usage = self._usage_matrix().sum(axis=0)
-        for i, r in enumerate(self.pruner_.reported):
-            logs[f'hwprune_{r}'] = float(usage[i])
+    def _refresh_log_values(self) -> dict:
+        """hwprune's values for the logs (totals, budgets, sparsity) and per layer (TensorBoard)."""
+        rows = self._usage_matrix()
+        usage = rows.sum(axis=0)
+        values = {f'hwprune_{r}': float(usage[i]) for i, r in enumerate(self.pruner_.reported)}
         if self._last_capacity is not None:
             for r, c in zip(self.resources_, self._last_capacity):
-                logs[f'hwprune_{r}_budget'] = float(c)
-        logs['hwprune_sparsity'] = self.sparsity()
+                values[f'hwprune_{r}_budget'] = float(c)
+        kernels = [e.kernel.numpy() for e in self.entries_]
+        values['hwprune_sparsity'] = sparsity(kernels)
+        # the dict the wrapped train function adds to every step's logs (so every callback sees them)
+        self._log_values.clear()
+        self._log_values.update(values)
+        self._layer_values = {e.info.name: {**{r: float(row[i]) for i, r in enumerate(self.pruner_.reported)},
+                                            'sparsity': sparsity([k])}
+                              for e, row, k in zip(self.entries_, rows, kernels)}
+        return values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs.update(self._refresh_log_values())
         if self._past_end(epoch):
             self._strength.assign(self.regularization * self.regularization_after_end)
         if self._guard is not None:
@@ -427,6 +451,9 @@ class HardwarePruning(keras.callbacks.Callback):
                 for key, value in logs.items():
                     if key.startswith('hwprune_'):
                         tf.summary.scalar(key, value)
+                for name, values in self._layer_values.items():
+                    for key, value in values.items():
+                        tf.summary.scalar(f'hwprune_layers/{name}/{key}', value)
             self._writer.flush()
         if self.state_path:
             self.save_state(self.state_path, epoch=epoch)
@@ -531,9 +558,17 @@ class HardwarePruning(keras.callbacks.Callback):
         if np.any(usage[: len(self.resources_)] > capacity + 1e-9):
             logger.warning('hwprune: step %d could not meet the budget (use %s > budget %s).', step,
                            self._usage_text(usage), capacity.tolist())
+        self._refresh_log_values()
         if self.verbose:
-            logger.info('hwprune step %d: budget %s -> use %s, sparsity %.3f', step,
-                        np.round(fractions, 4).tolist(), self._usage_text(usage), record['sparsity'])
+            unit = 'Epoch' if self.update == 'epoch' else 'Step'
+            budget = ', '.join(f'{r} {c:g} ({f:.0%})' for r, c, f in zip(self.resources_, capacity, fractions))
+            self._say(f'{unit} {step + 1 if self.update == "epoch" else step}: hwprune step {self.pruning_steps} - '
+                      f'budget {budget} - use {self._usage_text(usage)} - sparsity {record["sparsity"]:.3f}')
+
+    def _say(self, message: str) -> None:
+        """``verbose=1`` progress: one line on stdout, as Keras's own callbacks print (also logged)."""
+        print(message, flush=True)
+        logger.info(message)
 
     def sparsity(self) -> float:
         """Fraction of zero weights over the pruned layers' kernels."""

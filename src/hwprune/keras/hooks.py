@@ -95,6 +95,31 @@ def retrace(model) -> None:
     model.test_function = None
 
 
+class _WithLogs:
+    """A train function whose logs also hold ``values`` (a dict the callback keeps current), so that
+    the epoch logs carry hwprune's values whatever the order of the callbacks."""
+
+    def __init__(self, function, values: dict):
+        self.function = function
+        self.values = values
+
+    def __call__(self, *args, **kwargs):
+        logs = self.function(*args, **kwargs)
+        if isinstance(logs, dict):
+            logs = dict(logs)
+            logs.update(self.values)
+        return logs
+
+    def __getattr__(self, name):
+        return getattr(self.function, name)
+
+
+def add_logs(model, values: dict) -> None:
+    """Add ``values`` to the logs of every training step of the current ``fit`` (call after :func:`retrace`)."""
+    if model.train_function is not None and not isinstance(model.train_function, _WithLogs):
+        model.train_function = _WithLogs(model.train_function, values)
+
+
 def release(model) -> None:
     """Drop the traced train/test functions (they hold the constraints and penalties)."""
     model.train_function = None
@@ -116,5 +141,5 @@ def data_loss(model, y, prediction):
     return model.compiled_loss(y, prediction)
 
 
-__all__ = ['add_penalty', 'check_backend', 'components', 'data_loss', 'get_constraint', 'keras', 'release',
+__all__ = ['add_logs', 'add_penalty', 'check_backend', 'components', 'data_loss', 'get_constraint', 'keras', 'release',
            'remove_penalty', 'retrace', 'set_constraint', 'steps_per_call']

@@ -143,10 +143,12 @@ def kernel_variable(layer, unit=None):
 
 for _cls, _kind in ((keras.layers.Dense, 'dense'), (keras.layers.Conv1D, 'conv1d'), (keras.layers.Conv2D, 'conv2d')):
     _register_units(_cls, (LayerSpec(_kind),))
-_register_units(keras.layers.DepthwiseConv2D, (LayerSpec('depthwise2d', 'depthwise_kernel', '', 'depthwise_quantizer'),))
+# Keras 3 names a DepthwiseConv's kernel `kernel`, Keras 2 `depthwise_kernel`
+_DEPTHWISE_KERNEL = 'kernel' if KERAS3 else 'depthwise_kernel'
+_register_units(keras.layers.DepthwiseConv2D, (LayerSpec('depthwise2d', _DEPTHWISE_KERNEL, '', 'depthwise_quantizer'),))
 if hasattr(keras.layers, 'DepthwiseConv1D'):
     _register_units(keras.layers.DepthwiseConv1D,
-                    (LayerSpec('depthwise1d', 'depthwise_kernel', '', 'depthwise_quantizer'),))
+                    (LayerSpec('depthwise1d', _DEPTHWISE_KERNEL, '', 'depthwise_quantizer'),))
 for _cls, _dim in ((keras.layers.SeparableConv1D, '1d'), (keras.layers.SeparableConv2D, '2d')):
     _register_units(_cls, (
         LayerSpec('depthwise' + _dim, 'depthwise_kernel', '_depthwise', 'depthwise_quantizer', 'depthwise'),

@@ -189,6 +189,12 @@ def _probe(layer: Any, inputs: list, values: list, out_channels: int, as_list: b
     return np.where(steady, first, np.nan)
 
 
+def _depthwise_kernel(layer: Any):
+    """A DepthwiseConv's kernel variable (Keras 2: ``depthwise_kernel``; Keras 3: ``kernel``)."""
+    kernel = getattr(layer, 'depthwise_kernel', None)
+    return kernel if kernel is not None else layer.kernel
+
+
 def _channels_last(layer: Any) -> bool:
     return getattr(layer, 'data_format', 'channels_last') in (None, 'channels_last')
 
@@ -425,7 +431,7 @@ class _Analysis:
         """Channels of a depthwise layer that are constant: constant input (the probe checks the
         padding), or every weight of the channel zero (the output is the bias)."""
         layer = node.layer
-        kernel = np.asarray(layer.depthwise_kernel.numpy())
+        kernel = np.asarray(_depthwise_kernel(layer).numpy())
         try:
             effective = _effective(_fresh_quantizer(layer, 'depthwise_quantizer'), kernel)
         except Exception:  # noqa: BLE001 - unknown quantizer: no channel is known to be dead

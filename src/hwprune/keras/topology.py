@@ -52,6 +52,8 @@ def _bind():
     if installed is not None and int(version.split('.')[0]) >= 3 and not legacy:
         return installed, True, version
     module = tf.keras
+    if module.__name__.startswith('tf_keras'):
+        version = importlib.import_module('tf_keras').__version__
     return module, False, str(getattr(module, '__version__', version))
 
 
