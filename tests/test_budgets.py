@@ -60,6 +60,6 @@ def test_bad_input(call, argument):
 
 
 def test_as_schedule_accepts_fraction_and_serialized():
-    assert as_schedule(0.25) == hwprune.ConstantBudget(0.25)
+    assert as_schedule(0.25) == hwprune.PolynomialBudget(final=0.25, end='auto')
     p = hwprune.PolynomialBudget(final=0.3)
     assert as_schedule(serialize(p)) == p

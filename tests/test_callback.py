@@ -528,7 +528,8 @@ def test_progress_lines_and_logs_for_every_callback(tmp_path, capsys):
     dense_model().fit(x, y, epochs=3, batch_size=64, verbose=0,
                       callbacks=[Before(), keras.callbacks.CSVLogger(str(csv)), cb])
     lines = [line for line in capsys.readouterr().out.splitlines() if 'hwprune' in line]
-    assert lines[0].startswith('hwprune: pruning 3 kernels (fc1, fc2, out)')
+    assert any(line.startswith('hwprune: pruning 3 kernels (fc1, fc2, out)') for line in lines)
+    assert any('regularization=auto without data' in line for line in lines)
     steps = [line for line in lines if 'hwprune step' in line]
     assert [line.split(':')[0] for line in steps] == ['Epoch 1', 'Epoch 2', 'Epoch 3']
     budget = 0.4 * cb.initial_usage[0]
@@ -544,3 +545,32 @@ def test_progress_lines_and_logs_for_every_callback(tmp_path, capsys):
     quiet = hwprune.HardwarePruning(target(), budget=0.5, verbose=0)
     dense_model().fit(x, y, epochs=1, verbose=0, callbacks=[quiet])
     assert capsys.readouterr().out == ''
+
+
+def test_auto_strength_follows_the_gradients_and_fractions_fall_over_the_run(capsys):
+    """regularization='auto' (default) is 0.3 x the mean |dL/dw| on validation_data; a fraction budget
+    falls to its final value by 85 % of the epochs and fine-tunes the rest."""
+    from hwprune.keras.callback import REGULARIZATION_GRADIENT_RATIO
+
+    x, y = data(512)
+    xv, yv = data(256, seed=7)
+    model = dense_model()
+    cb = hwprune.HardwarePruning(target(), budget=0.3, validation_data=(xv, yv), verbose=1)
+    model.fit(x, y, epochs=10, batch_size=64, callbacks=[cb], verbose=0)
+    out = capsys.readouterr().out
+    assert 'regularization=auto: group-lasso strength' in out
+    assert cb.regularization == 'auto' and cb.get_config()['regularization'] == 'auto'
+    schedule = cb.schedule_for('DSP')
+    assert isinstance(schedule, hwprune.PolynomialBudget) and schedule.end == 8  # round(0.85 * 10)
+    assert [h['step'] for h in cb.history] == list(range(9))
+    assert cb.history[-1]['fractions'] == [pytest.approx(0.3)] and cb.history[0]['fractions'] == [1.0]
+    assert cb.usage()['DSP'] <= 0.3 * cb.initial_usage[0] + 1e-9
+    # the strength the run used: 0.3 x the gradient scale of the model it started from
+    fresh = dense_model(optimizer=keras.optimizers.SGD(learning_rate=0.0))  # the weights stay as measured
+    probe = hwprune.HardwarePruning(target(), budget=1.0, validation_data=(xv, yv), verbose=0)
+    fresh.fit(x[:64], y[:64], epochs=1, callbacks=[probe], verbose=0)
+    scale = probe.gradient_scale((xv, yv))
+    assert scale > 0
+    assert probe._lambda == pytest.approx(REGULARIZATION_GRADIENT_RATIO * scale, rel=1e-3)
+    with pytest.raises(ValueError, match="`regularization`: expected a number >= 0 or 'auto'"):
+        hwprune.HardwarePruning(target(), regularization='strong')

@@ -157,3 +157,31 @@ def test_importing_hwprune_leaves_plain_hls4ml_conversions_alone(tmp_path):
     ours = hwprune.convert(model, cfg, output_dir=str(tmp_path / 'ours'))
     assert ours.graph['fc1'].get_attr('strategy') == 'latency'  # hwprune.convert still chooses
     assert 'hwprune' not in cfg['Model']  # and never writes into the user's config
+
+
+# ------------------------------------------------------------------ the command line
+
+
+@pytest.mark.parametrize('files, args, match', [
+    ({}, ['run', 'missing.yaml'], "`job`: expected the path of an existing YAML job file"),
+    ({'job.yaml': 'pruning: [1, 2'}, ['run', 'job.yaml'], '`job`: expected a readable YAML file'),
+    ({'job.yaml': 'trainig: {epochs: 3}'}, ['run', 'job.yaml'], '`job`: expected keys among'),
+    ({'job.yaml': 'training: {epochs: ten}'}, ['run', 'job.yaml'], r"`job\['training'\]\['epochs'\]`: expected an integer"),
+    ({'job.yaml': 'pruning: {end: soon}'}, ['run', 'job.yaml'], "expected an epoch number or 'auto'"),
+    ({'job.yaml': '- a list'}, ['run', 'job.yaml'], 'a YAML mapping'),
+    ({'cfg.yml': 'Model: {ReuseFactor: 2}'}, ['report', 'missing.keras', 'cfg.yml'],
+     '`model`: expected the path of a saved Keras model'),
+    ({}, ['report', 'model.keras', 'missing.yml'], '`hls_config`'),
+])
+def test_command_line_errors_are_one_line(tmp_path, files, args, match):
+    import re
+    import subprocess
+    import sys
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = subprocess.run([sys.executable, '-m', 'hwprune.cli', *args], cwd=tmp_path, capture_output=True, text=True,
+                            env={**__import__('os').environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith('hwprune ')]
+    assert len(errors) == 1 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert re.search(match, errors[0]), errors[0]

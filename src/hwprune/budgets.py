@@ -21,6 +21,8 @@ from typing import Any, Mapping
 from ._validation import check_int, check_number, invalid
 
 _REGISTRY: dict[str, type] = {}
+#: ``end`` value that lets the run's length decide (see :meth:`BudgetSchedule.resolve`).
+AUTO = 'auto'
 
 
 def _register(cls):
@@ -49,6 +51,11 @@ class BudgetSchedule:
     def get_config(self) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def resolve(self, total_steps: int) -> 'BudgetSchedule':
+        """This schedule with anything left to the length of training (``end='auto'``) decided,
+        for a run of ``total_steps`` steps; schedules without such a setting return themselves."""
+        return self
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any]):
         return cls(**dict(config))
@@ -64,8 +71,16 @@ class BudgetSchedule:
         return f'{type(self).__name__}({args})'
 
 
+#: With ``end='auto'``, the budget reaches its final value after this fraction of the steps of the
+#: run (epochs, or optimizer steps) from ``begin``: measured on the jet task, a budget that keeps
+#: falling until about 85 % of the fine-tuning epochs prunes with the least loss (docs/benchmarks.md).
+AUTO_END_FRACTION = 0.85
+
+
 def _check_window(begin, end, frequency):
     begin = check_int('begin', begin, 0)
+    if end == AUTO:
+        return begin, AUTO, check_int('frequency', frequency, 1)
     end = check_int('end', end, -1)
     if end != -1 and end < begin:
         raise invalid('end', end, f'-1 (never stop) or an integer >= begin={begin}')
@@ -90,6 +105,8 @@ class ConstantBudget(BudgetSchedule):
 
     def __init__(self, fraction: float, begin: int = 0, end: int = -1, frequency: int = 1):
         self.fraction = check_number('fraction', fraction, 0.0, 1.0, open_min=True)
+        if end == AUTO:
+            raise invalid('end', end, "-1 (never stop) or a step: 'auto' is for PolynomialBudget")
         self.begin, self.end, self.frequency = _check_window(begin, end, frequency)
 
     def __call__(self, step: int) -> float:
@@ -119,16 +136,20 @@ class PolynomialBudget(BudgetSchedule):
         final: budget fraction at ``end``, in (0, 1].
         initial: budget fraction at ``begin`` (default 1.0: the unpruned use), >= final.
         begin: step at which the budget starts to fall.
-        end: step at which it reaches ``final``.
+        end: step at which it reaches ``final``; ``'auto'``: at :data:`AUTO_END_FRACTION` of the
+            run from ``begin`` (the callback resolves it when ``fit`` starts, from its epochs or
+            steps), leaving the rest of the run to fine-tune at the final budget.
         power: exponent of the decay (3 as tfmot; 1 is linear).
         frequency: prune every ``frequency`` steps.
 
     Example:
         >>> PolynomialBudget(final=0.1, end=20)(20)
         0.1
+        >>> PolynomialBudget(final=0.1, end='auto').resolve(100).end
+        85
     """
 
-    def __init__(self, final: float, initial: float = 1.0, begin: int = 0, end: int = 10,
+    def __init__(self, final: float, initial: float = 1.0, begin: int = 0, end: int | str = 10,
                  power: float = 3.0, frequency: int = 1):
         self.final = check_number('final', final, 0.0, 1.0, open_min=True)
         self.initial = check_number('initial', initial, 0.0, 1.0, open_min=True)
@@ -139,7 +160,20 @@ class PolynomialBudget(BudgetSchedule):
             raise invalid('end', end, 'an integer >= begin (a polynomial budget needs an end)')
         self.power = check_number('power', power, 0.0, open_min=True)
 
+    def resolve(self, total_steps: int) -> 'PolynomialBudget':
+        if self.end != AUTO:
+            return self
+        total = check_int('total_steps', total_steps, 1)
+        end = min(self.begin + int(round(AUTO_END_FRACTION * (total - self.begin))), total - 1)
+        return PolynomialBudget(self.final, self.initial, self.begin, max(end, self.begin), self.power, self.frequency)
+
+    def _check_resolved(self) -> None:
+        if self.end == AUTO:
+            raise invalid('end', AUTO, "a resolved schedule: end='auto' is decided when fit starts "
+                          '(schedule.resolve(total_steps))', RuntimeError)
+
     def __call__(self, step: int) -> float:
+        self._check_resolved()
         if self.end == self.begin:  # no decay: one step, straight to the final budget
             return self.final if step >= self.end else self.initial
         p = min(max((step - self.begin) / (self.end - self.begin), 0.0), 1.0)
@@ -150,6 +184,7 @@ class PolynomialBudget(BudgetSchedule):
         return self.final
 
     def should_prune(self, step: int) -> bool:
+        self._check_resolved()
         if step < self.begin or step > self.end:
             return False
         return (step - self.begin) % self.frequency == 0 or step == self.end
@@ -176,7 +211,17 @@ def deserialize(config: Mapping[str, Any]) -> BudgetSchedule:
 
 
 def as_schedule(value, argument: str = 'budget') -> BudgetSchedule:
-    """Accept a schedule, a fraction (constant budget) or a serialized schedule."""
+    """Accept a schedule, a fraction or a serialized schedule.
+
+    A fraction ``f`` is ``PolynomialBudget(final=f, end='auto')``: the budget falls from the
+    unpruned use to ``f`` over the first :data:`AUTO_END_FRACTION` of the run and stays there (a
+    budget reached in one step prunes weights the regularisation has not yet moved; use
+    :class:`ConstantBudget` for that).
+
+    Example:
+        >>> as_schedule(0.25)
+        PolynomialBudget(final=0.25, initial=1.0, begin=0, end='auto', power=3.0, frequency=1)
+    """
     if isinstance(value, BudgetSchedule):
         return value
     if isinstance(value, Mapping):
@@ -184,8 +229,8 @@ def as_schedule(value, argument: str = 'budget') -> BudgetSchedule:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not (0.0 < float(value) <= 1.0) or math.isnan(float(value)):
             raise invalid(argument, value, 'a fraction in (0, 1] or a BudgetSchedule')
-        return ConstantBudget(float(value))
+        return PolynomialBudget(final=float(value), end=AUTO)
     raise invalid(argument, value, 'a fraction in (0, 1] or a BudgetSchedule', TypeError)
 
 
-__all__ = ['BudgetSchedule', 'ConstantBudget', 'PolynomialBudget', 'as_schedule', 'deserialize', 'serialize']
+__all__ = ['AUTO', 'AUTO_END_FRACTION', 'BudgetSchedule', 'ConstantBudget', 'PolynomialBudget', 'as_schedule', 'deserialize', 'serialize']

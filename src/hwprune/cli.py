@@ -24,19 +24,12 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _report(args) -> int:
-    import yaml
-    import tensorflow as tf
-
     from .keras import estimate
-    custom = {}
-    try:
-        from qkeras.utils import _add_supported_quantized_objects
-        _add_supported_quantized_objects(custom)
-    except ImportError:  # QKeras is optional
-        pass
-    model = tf.keras.models.load_model(args.model, custom_objects=custom, compile=False)
-    with open(args.config) as handle:
-        cfg = yaml.safe_load(handle)
+    from .pipeline import load_model
+    from .targets.hls_config import load_hls_config
+
+    cfg = load_hls_config(args.config)
+    model = load_model(args.model)
     report = estimate(model, cfg)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     if args.plot:
@@ -51,6 +44,19 @@ def _run(args, job) -> int:
     summary = run_job(job)
     print(format_summary(summary))
     return 0
+
+
+def _user_errors() -> tuple:
+    errors = [ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError, ImportError]
+    try:
+        import yaml
+        errors.append(yaml.YAMLError)
+    except ImportError:  # pragma: no cover - PyYAML is a dependency
+        pass
+    return tuple(errors)
+
+
+_USER_ERRORS = _user_errors()
 
 
 def main(argv=None) -> int:
@@ -73,6 +79,19 @@ def main(argv=None) -> int:
     report.add_argument('--plot', metavar='PNG', help='also draw the per-layer use into this PNG file')
     args = parser.parse_args(argv)
     _setup_logging(0 if args.quiet else args.verbose)
+    try:
+        return _dispatch(args)
+    except Exception as error:  # noqa: BLE001 - sorted below: the user's mistakes get one line
+        if not isinstance(error, _USER_ERRORS) and type(error).__name__ != 'ConversionError':
+            raise
+        # what the user gave is wrong (or hls4ml cannot convert it): one line, exit status 2 as argparse
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f'hwprune {args.command}: error: {message}', file=sys.stderr)
+        logging.getLogger('hwprune').debug('traceback', exc_info=True)
+        return 2
+
+
+def _dispatch(args) -> int:
     if args.command == 'report':
         return _report(args)
     if args.command == 'run':
@@ -83,8 +102,7 @@ def main(argv=None) -> int:
         return _run(args, job)
     job = {'output_dir': args.output_dir, 'compile': not args.no_compile, 'plots': not args.no_plots}
     if args.quick:
-        job.update({'data': {'n_samples': 10000}, 'training': {'epochs': 10},
-                    'pruning': {'end': 4, 'epochs': 8}})
+        job.update({'data': {'n_samples': 10000}, 'training': {'epochs': 10}, 'pruning': {'epochs': 8}})
     return _run(args, job)
 
 

@@ -7,11 +7,11 @@ Example job (YAML)::
 
     data: {source: synthetic, n_samples: 60000}     # or {source: csv, path: jets.csv}
     model: {layers: [64, 32, 32], activation: relu}  # or {path: my_model.keras}
-    training: {epochs: 30, batch_size: 256, learning_rate: 0.001, seed: 0}
+    training: {epochs: 80, batch_size: 256, learning_rate: 0.001, seed: 0}
     hls: {reuse_factor: 2, strategy: Resource, precision: 'ap_fixed<16,6>', backend: Vitis,
           io_type: io_parallel, config: null}        # config: path to your own hls4ml YAML
-    pruning: {resources: [DSP, BRAM], final: {DSP: 0.3, BRAM: 0.6}, begin: 0, end: 20, epochs: 40,
-              regularization: 0.001, monitor: null, tolerance: 0.01}
+    pruning: {resources: [DSP], final: 0.12, begin: 0, end: auto, epochs: 80,
+              regularization: auto, monitor: null, tolerance: 0.01}
     output_dir: hwprune_demo
     compile: true                                     # build the C simulation (needs g++)
     plots: true                                       # PNG pictures beside summary.json (needs matplotlib)
@@ -40,20 +40,66 @@ logger = logging.getLogger(__name__)
 DEFAULT_JOB: dict[str, Any] = {
     'data': {'source': 'synthetic', 'n_samples': 60000, 'path': None},
     'model': {'path': None, 'layers': [64, 32, 32], 'activation': 'relu'},
-    'training': {'epochs': 30, 'batch_size': 256, 'learning_rate': 1e-3, 'seed': 0},
+    'training': {'epochs': 80, 'batch_size': 256, 'learning_rate': 1e-3, 'seed': 0},
     'hls': {'config': None, 'reuse_factor': 2, 'strategy': 'Resource', 'precision': 'ap_fixed<16,6>',
             'backend': 'Vitis', 'io_type': 'io_parallel', 'part': 'xcvu13p-flga2577-2-e'},
-    'pruning': {'resources': ['DSP', 'BRAM'], 'final': {'DSP': 0.3, 'BRAM': 0.6}, 'begin': 0, 'end': 20, 'epochs': 40, 'power': 3,
-                'regularization': 1e-3, 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
+    # the library's defaults: a budget falling to `final` over 85 % of the epochs ('auto'), group
+    # lasso scaled to the gradients on the validation data ('auto')
+    'pruning': {'resources': ['DSP'], 'final': 0.12, 'begin': 0, 'end': 'auto', 'epochs': 80, 'power': 3,
+                'regularization': 'auto', 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
     'output_dir': 'hwprune_demo',
     'compile': True,
     'plots': True,
 }
 
 
+#: Keys whose values are not of the default's type: what else they accept.
+_EITHER = {('pruning', 'final'): 'a fraction or a dict {resource: fraction}',
+           ('pruning', 'end'): "an epoch number or 'auto'",
+           ('pruning', 'regularization'): "a number >= 0 or 'auto'",
+           ('pruning', 'monitor'): 'a metric name or null',
+           ('model', 'path'): 'a path or null', ('data', 'path'): 'a path or null', ('hls', 'config'): 'a path or null'}
+
+
+def _check_value(where: tuple, value, default):
+    """A job value of the default's type (ints for ints, numbers for floats...), named when it is not."""
+    name = 'job' + ''.join(f'[{k!r}]' for k in where)
+    if where in _EITHER:
+        ok = {('pruning', 'final'): lambda v: isinstance(v, Mapping) or _number(v),
+              ('pruning', 'end'): lambda v: v == 'auto' or (isinstance(v, int) and not isinstance(v, bool)),
+              ('pruning', 'regularization'): lambda v: v == 'auto' or _number(v),
+              }.get(where, lambda v: v is None or isinstance(v, str))(value)
+        if not ok:
+            raise invalid(name, value, _EITHER[where])
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise invalid(name, value, 'true or false')
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise invalid(name, value, 'an integer')
+    elif isinstance(default, float):
+        if not _number(value):
+            raise invalid(name, value, 'a number')
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise invalid(name, value, 'a string')
+    elif isinstance(default, list):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise invalid(name, value, 'a non-empty list')
+    return value
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def merge_job(job: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults overlaid with ``job`` (one level deep); unknown keys are errors."""
+    """Defaults overlaid with ``job`` (one level deep); unknown keys and values of the wrong type
+    are errors that name the key."""
     merged = copy.deepcopy(DEFAULT_JOB)
+    if job is not None and not isinstance(job, Mapping):
+        raise invalid('job', job, 'a mapping of job sections')
     for key, value in (job or {}).items():
         if key not in merged:
             raise invalid('job', key, 'keys among ' + ', '.join(merged))
@@ -63,27 +109,32 @@ def merge_job(job: Mapping[str, Any] | None) -> dict[str, Any]:
             unknown = set(value) - set(merged[key])
             if unknown:
                 raise invalid(f'job[{key!r}]', sorted(unknown), 'keys among ' + ', '.join(merged[key]))
-            merged[key].update(value)
+            for sub, item in value.items():
+                merged[key][sub] = _check_value((key, sub), item, DEFAULT_JOB[key][sub])
         else:
-            merged[key] = value
+            merged[key] = _check_value((key,), value, DEFAULT_JOB[key])
     return merged
 
 
 def load_job(path: str) -> dict[str, Any]:
     """Read a YAML job file and merge it with the defaults."""
     import yaml
+    if not os.path.isfile(path):
+        raise invalid('job', path, 'the path of an existing YAML job file', FileNotFoundError)
     with open(path) as handle:
-        job = yaml.safe_load(handle) or {}
+        try:
+            job = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as e:
+            raise invalid('job', path, f'a readable YAML file ({str(e).splitlines()[0]})') from None
     if not isinstance(job, Mapping):
         raise invalid('job', path, 'a YAML mapping')
     return merge_job(job)
 
 
 def _build_model(spec, n_features, n_classes, learning_rate):
-    import tensorflow as tf
-    keras = tf.keras
+    from .keras.topology import keras
     if spec.get('path'):
-        model = keras.models.load_model(spec['path'], compile=False)
+        model = load_model(spec['path'])
     else:
         layers = [keras.layers.Input((n_features,), name='features')]
         for i, width in enumerate(spec['layers']):
@@ -92,6 +143,30 @@ def _build_model(spec, n_features, n_classes, learning_rate):
         model = keras.Sequential(layers, name='jet_tagger')
     model.compile(keras.optimizers.Adam(learning_rate), 'sparse_categorical_crossentropy', metrics=['accuracy'])
     return model
+
+
+def load_model(path: str):
+    """A saved Keras model (``.keras``/``.h5``), with QKeras or HGQ2 layers when those are installed."""
+    from .keras.topology import keras
+    if not os.path.exists(path):
+        raise invalid('model', path, 'the path of a saved Keras model', FileNotFoundError)
+    custom: dict = {}
+    try:
+        from .keras.quantized import REAL_QKERAS
+        if REAL_QKERAS:
+            from qkeras.utils import _add_supported_quantized_objects
+            _add_supported_quantized_objects(custom)
+        else:
+            import importlib.util
+            if importlib.util.find_spec('hgq') is not None:
+                import hgq  # noqa: F401 - registers HGQ2's layers for deserialisation
+    except ImportError:  # optional quantization libraries
+        pass
+    try:
+        return keras.models.load_model(path, custom_objects=custom, compile=False)
+    except (OSError, ValueError, TypeError) as e:
+        raise invalid('model', path, f'a Keras model file this Keras can load ({type(e).__name__}: '
+                      f'{str(e).splitlines()[0] if str(e) else e})') from None
 
 
 def _hls_config(model, hls):
@@ -116,12 +191,10 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run a job (see the module docstring); returns a JSON-native summary and writes it to
     ``<output_dir>/summary.json``. Progress goes to the ``hwprune`` logger."""
     job = merge_job(job)
-    import tensorflow as tf
-
-    from . import ConstantBudget, PolynomialBudget  # noqa: F401  (public names)
+    from . import PolynomialBudget
     from .data import jet_task
     from .keras import HardwarePruning, estimate
-    keras = tf.keras
+    from .keras.topology import keras
     out_dir = os.path.abspath(job['output_dir'])
     os.makedirs(out_dir, exist_ok=True)
     d, t, h, p = job['data'], job['training'], job['hls'], job['pruning']
@@ -141,13 +214,15 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
     before = estimate(model, cfg, as_converted=False)  # what plain hls4ml would build from the baseline
 
     def schedule(final):
-        return PolynomialBudget(final=float(final), begin=int(p['begin']), end=int(p['end']), power=float(p['power']))
+        end = p['end'] if p['end'] == 'auto' else int(p['end'])
+        return PolynomialBudget(final=float(final), begin=int(p['begin']), end=end, power=float(p['power']))
 
     # one final fraction for every resource, or {resource: fraction}
     budget = ({r: schedule(f) for r, f in p['final'].items()} if isinstance(p['final'], Mapping)
               else schedule(p['final']))
     pruning = HardwarePruning(cfg, resources=list(p['resources']), budget=budget, importance=p['importance'],
-                              regularization=float(p['regularization']), monitor=p['monitor'],
+                              regularization=p['regularization'] if p['regularization'] == 'auto'
+                              else float(p['regularization']), monitor=p['monitor'],
                               tolerance=float(p['tolerance']), validation_data=(task.x_val, task.y_val),
                               state_path=os.path.join(out_dir, 'pruning_state.npz'))
     logger.info('Pruning to %s of the initial %s over %d epochs...', p['final'], '+'.join(p['resources']), p['epochs'])
@@ -232,4 +307,4 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     return '\n'.join(lines)
 
 
-__all__ = ['DEFAULT_JOB', 'format_summary', 'load_job', 'merge_job', 'run_job', 'write_plots']
+__all__ = ['DEFAULT_JOB', 'format_summary', 'load_job', 'load_model', 'merge_job', 'run_job', 'write_plots']

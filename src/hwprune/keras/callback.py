@@ -14,9 +14,9 @@ Example::
 
     import hls4ml, hwprune
     cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', default_reuse_factor=2)
-    pruning = hwprune.HardwarePruning(cfg, resources=['DSP'],
-                                      budget=hwprune.PolynomialBudget(final=0.3, end=10))
-    model.fit(x, y, epochs=15, validation_data=(xv, yv), callbacks=[pruning])
+    # DSP budget falling to 10 % over 85 % of the epochs; group lasso scaled to the gradients on (xv, yv)
+    pruning = hwprune.HardwarePruning(cfg, budget=0.1, validation_data=(xv, yv))
+    model.fit(x, y, epochs=150, validation_data=(xv, yv), callbacks=[pruning])
     pruning.history[-1]['usage']          # {'DSP': ...}
 """
 
@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._validation import check_bool, check_choice, check_int, check_number, invalid
-from ..budgets import BudgetSchedule, as_schedule, deserialize, serialize
+from ..budgets import AUTO, BudgetSchedule, as_schedule, deserialize, serialize
 from ..guard import AccuracyGuard, Snapshot, default_mode
 from ..importance import METHODS as IMPORTANCE_METHODS
 from ..importance import NORMALIZATIONS
@@ -53,6 +53,16 @@ logger = logging.getLogger(__name__)
 
 GUARD_ACTIONS = ('stop', 'rollback')
 UPDATES = ('epoch', 'step')
+#: ``regularization='auto'``: the group-lasso strength is this times the mean ``|dL/dw|`` of the data
+#: loss over the pruned kernels, on minibatches of GRADIENT_BATCH samples. Measured on the jet task
+#: (docs/benchmarks.md): the penalty must be on the scale of the gradients for whole groups to reach
+#: zero before the knapsack cuts them; a fixed strength is too weak for some models and too strong for
+#: others (1e-4 lost 12 points at 12x fewer DSPs there).
+REGULARIZATION_GRADIENT_RATIO = 0.3
+#: The strength ``'auto'`` falls back to when the callback has no data to measure gradients on.
+FALLBACK_REGULARIZATION = 1e-3
+GRADIENT_BATCH = 256
+GRADIENT_BATCHES = 8
 
 
 @dataclass(eq=False)
@@ -122,8 +132,9 @@ class HardwarePruning(keras.callbacks.Callback):
         resources: resource(s) to constrain: a name (``'DSP'``), a list (``['DSP', 'BRAM']``, one
             constraint each) or a dict of weights (``{'DSP': 1, 'BRAM': 4}``: one constraint on the
             weighted sum). Default: the target's default (DSP for FPGAs).
-        budget: a :class:`~hwprune.budgets.BudgetSchedule` or a fraction of the initial use, or a
-            dict ``{resource: schedule}`` for a schedule per resource.
+        budget: a :class:`~hwprune.budgets.BudgetSchedule`, or a fraction ``f`` of the initial use
+            (``PolynomialBudget(final=f, end='auto')``: the budget falls to ``f`` over the first 85 %
+            of the epochs of ``fit`` and the rest fine-tunes), or a dict ``{resource: schedule}``.
         layers: names of the layers to prune (default: every layer with a layout).
         update: ``'epoch'`` (schedule steps are epochs; pruning runs at the start of an epoch) or
             ``'step'`` (optimizer steps; pruning runs before a batch).
@@ -131,7 +142,10 @@ class HardwarePruning(keras.callbacks.Callback):
         normalization: per-layer normalisation of importance (``'mean'``, ``'max'``, ``'sum'``, ``'none'``).
         importance_data: ``(x, y)`` for Taylor importance (a few batches are used).
         importance_batches: batches of ``importance_data`` averaged for Taylor importance.
-        regularization: group-lasso strength lambda (0 disables it).
+        regularization: group-lasso strength lambda (0 disables it), or ``'auto'`` (default):
+            :data:`REGULARIZATION_GRADIENT_RATIO` times the mean ``|dL/dw|`` of the data loss over
+            the pruned kernels, measured on ``importance_data`` or ``validation_data`` when ``fit``
+            starts (without either: :data:`FALLBACK_REGULARIZATION`, with a message).
         regularization_after_end: factor applied to lambda once the budget reaches its end.
         method: knapsack method (see :func:`hwprune.solve_knapsack`).
         regrowth: let groups pruned at one step come back at a later one.
@@ -160,7 +174,7 @@ class HardwarePruning(keras.callbacks.Callback):
 
     def __init__(self, target, resources=None, budget=0.5, *, layers: Sequence[str] | None = None,
                  update: str = 'epoch', importance: str = 'l2', normalization: str = 'mean',
-                 importance_data=None, importance_batches: int = 4, regularization: float = 1e-4,
+                 importance_data=None, importance_batches: int = 4, regularization: float | str = 'auto',
                  regularization_after_end: float = 0.0, method: str = 'auto', regrowth: bool = False,
                  monitor: str | None = None, mode: str | None = None, tolerance: float = 0.01,
                  guard: str = 'stop', restore_best: bool = True, baseline: float | None = None,
@@ -189,7 +203,10 @@ class HardwarePruning(keras.callbacks.Callback):
             raise invalid('importance_data', None, "(x, y) data for importance='taylor'")
         self.importance_data = importance_data
         self.importance_batches = check_int('importance_batches', importance_batches, 1)
-        self.regularization = check_number('regularization', regularization, 0.0)
+        if isinstance(regularization, str) and regularization != AUTO:
+            raise invalid('regularization', regularization, "a number >= 0 or 'auto'")
+        self.regularization = regularization if regularization == AUTO else \
+            check_number('regularization', regularization, 0.0)
         self.regularization_after_end = check_number('regularization_after_end', regularization_after_end, 0.0)
         self.method = check_choice('method', method, KNAPSACK_METHODS)
         self.regrowth = check_bool('regrowth', regrowth)
@@ -215,6 +232,7 @@ class HardwarePruning(keras.callbacks.Callback):
             self.on_train_batch_begin = keras.callbacks.Callback.on_train_batch_begin.__get__(self)
         self._strength = None
         self._first_fit = None
+        self._resolved = None
         self._reset()
 
     # ------------------------------------------------------------------ configuration
@@ -277,6 +295,7 @@ class HardwarePruning(keras.callbacks.Callback):
         self._step = None
         self._log_values: dict = {}
         self._layer_values: dict = {}
+        self._lambda: float | None = None
 
     @property
     def guard_(self) -> AccuracyGuard | None:
@@ -291,7 +310,9 @@ class HardwarePruning(keras.callbacks.Callback):
     @property
     def regularization_strength(self) -> float:
         """Current group-lasso lambda (settable during training)."""
-        return float(self._strength.numpy()) if self._strength is not None else self.regularization
+        if self._strength is not None:
+            return float(self._strength.numpy())
+        return self._lambda if self._lambda is not None else self.regularization
 
     @regularization_strength.setter
     def regularization_strength(self, value: float):
@@ -302,12 +323,34 @@ class HardwarePruning(keras.callbacks.Callback):
             self.regularization = value
 
     def schedule_for(self, resource: str) -> BudgetSchedule:
-        if isinstance(self._schedules, dict):
-            return self._schedules[resource]
-        return self._schedules
+        """The schedule of a constrained resource (resolved for the current ``fit``, e.g. ``end='auto'``)."""
+        schedules = self._resolved if self._resolved is not None else self._schedules
+        if isinstance(schedules, dict):
+            return schedules[resource]
+        return schedules
 
     def _all_schedules(self) -> list[BudgetSchedule]:
-        return list(self._schedules.values()) if isinstance(self._schedules, dict) else [self._schedules]
+        schedules = self._resolved if self._resolved is not None else self._schedules
+        return list(schedules.values()) if isinstance(schedules, dict) else [schedules]
+
+    def _resolve_schedules(self) -> None:
+        """Decide what is left to the run's length (``end='auto'``) from ``fit``'s epochs and steps."""
+        params = getattr(self, 'params', None) or {}
+        epochs = params.get('epochs')
+        steps = params.get('steps') if self.update == 'step' else 1
+        if epochs is None or steps is None:
+            needs = [s for s in (self._schedules.values() if isinstance(self._schedules, dict) else [self._schedules])
+                     if s.resolve(1) is not s]
+            if needs:
+                raise invalid('budget', self.budget_arg, "schedules with fixed steps: end='auto' needs the number "
+                              'of epochs (and steps per epoch) that model.fit gives the callback')
+            self._resolved = None
+            return
+        total = int(epochs) * int(steps)
+        if isinstance(self._schedules, dict):
+            self._resolved = {r: s.resolve(total) for r, s in self._schedules.items()}
+        else:
+            self._resolved = self._schedules.resolve(total)
 
     # ------------------------------------------------------------------ training hooks
     def on_train_begin(self, logs=None):
@@ -319,6 +362,7 @@ class HardwarePruning(keras.callbacks.Callback):
         if not units:
             raise invalid('model', model.name, 'a model with at least one prunable layer (Dense, Conv, DepthwiseConv, '
                           'SeparableConv or a layer registered with hwprune.keras.register_layer)')
+        self._resolve_schedules()
         target = resolve_target(self.target_arg, [u.info for u in units])
         self.target_ = target
         resources = self.resources_arg
@@ -355,12 +399,13 @@ class HardwarePruning(keras.callbacks.Callback):
         self._check_reducible()
         if self.importance == 'taylor':
             self._check_importance_data()
+        self._lambda = self._auto_strength() if self.regularization == AUTO else float(self.regularization)
         if self._strength is None:
             with tf.init_scope():
-                self._strength = tf.Variable(self.regularization, trainable=False, dtype=tf.float32,
+                self._strength = tf.Variable(self._lambda, trainable=False, dtype=tf.float32,
                                              name='hwprune_regularization')
         else:
-            self._strength.assign(self.regularization)
+            self._strength.assign(self._lambda)
         self.initial_usage = self._usage_matrix().sum(axis=0)
         fitted = (id(model), tuple(e.info.name for e in self.entries_), self.pruner_.reported)
         if self._first_fit is not None and self._first_fit[0] == fitted:
@@ -443,7 +488,7 @@ class HardwarePruning(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         logs.update(self._refresh_log_values())
         if self._past_end(epoch):
-            self._strength.assign(self.regularization * self.regularization_after_end)
+            self._strength.assign(self._lambda * self.regularization_after_end)
         if self._guard is not None:
             self._check_guard(logs)
         if self._writer is not None:
@@ -488,6 +533,50 @@ class HardwarePruning(keras.callbacks.Callback):
         if not reducible.any():
             raise invalid('resources', self.resources_arg, 'a resource that pruning can reduce under this target: '
                           + self.target_.explain_irreducible(self.resources_[0], models))
+
+    def gradient_scale(self, data, batches: int = GRADIENT_BATCHES, batch_size: int = GRADIENT_BATCH) -> float:
+        """Mean ``|dL/dw|`` of the data loss over the pruned kernels' weights, on minibatches of ``data``."""
+        x, y = data[0], data[1]
+        n = len(x)
+        rng = np.random.default_rng(0)
+        kernels = [e.kernel for e in self.entries_]
+        total, count = 0.0, 0
+        for _ in range(batches if n > batch_size else 1):
+            index = np.sort(rng.choice(n, batch_size, replace=False)) if n > batch_size else np.arange(n)
+            xb = [np.asarray(a)[index] for a in x] if isinstance(x, (list, tuple)) else np.asarray(x)[index]
+            with tf.GradientTape() as tape:
+                loss = hooks.data_loss(self.model, tf.convert_to_tensor(np.asarray(y)[index]),
+                                       self.model(xb, training=False))
+            for g in tape.gradient(loss, kernels):
+                if g is not None:
+                    total += float(tf.reduce_sum(tf.abs(g)))
+                    count += int(np.prod(g.shape))
+        return total / max(count, 1)
+
+    def _auto_strength(self) -> float:
+        """``regularization='auto'``: lambda on the scale of the data loss's minibatch gradients, so that
+        the penalty moves whole groups towards zero before the knapsack cuts them, whatever the
+        model's size; measured on ``importance_data`` or ``validation_data``."""
+        data = self.importance_data if self.importance_data is not None else self.validation_data
+        if data is None:
+            lam = FALLBACK_REGULARIZATION
+            message = (f'hwprune: regularization=auto without data: group-lasso strength {lam:g}. Pass '
+                       'validation_data= (or importance_data=) so that it follows the gradients of your model.')
+        else:
+            try:
+                scale = self.gradient_scale(data)
+            except Exception as e:  # noqa: BLE001 - any failure of the model on the data is the data's fault here
+                raise invalid('validation_data' if self.importance_data is None else 'importance_data',
+                              getattr(data[0], 'shape', type(data[0]).__name__),
+                              f'(x, y) the model reads and its loss accepts ({type(e).__name__}: {e})') from None
+            lam = REGULARIZATION_GRADIENT_RATIO * scale
+            message = (f'hwprune: regularization=auto: group-lasso strength {lam:.3g} '
+                       f'({REGULARIZATION_GRADIENT_RATIO:g} x mean |gradient| {scale:.3g})')
+        if self.verbose:
+            self._say(message)
+        else:
+            logger.info(message)
+        return float(lam)
 
     def _check_importance_data(self) -> None:
         """Taylor importance data that the model cannot read fails now, not at the first step."""
