@@ -1,4 +1,8 @@
-"""Shared pieces of the benchmarks: the fixed jet task, its model, hls4ml configs, output."""
+"""Shared pieces of the benchmarks: the fixed jet task, its model, hls4ml configs, output.
+
+TensorFlow runs single-threaded here (the numbers in docs/benchmarks.md were taken so, on a
+shared 2-core machine): set ``HWPRUNE_BENCH_THREADS`` to use more.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,42 @@ import time
 
 import numpy as np
 
+THREADS = os.environ.get('HWPRUNE_BENCH_THREADS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+for _name in ('OMP_NUM_THREADS', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS'):
+    os.environ.setdefault(_name, THREADS)
 import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(int(THREADS))
+tf.config.threading.set_inter_op_parallelism_threads(int(THREADS))
 
 keras = tf.keras
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
+WIDTHS = (64, 32, 32)
 
 
-def jet_model(seed: int = 0, learning_rate: float = 1e-3):
-    """The jet topology 16-64-32-32-5 (ReLU, softmax), Adam 1e-3."""
+def keras_generation() -> int:
+    """2 for tf.keras 2 (TensorFlow <= 2.15 / tf_keras), 3 for Keras 3."""
+    version = getattr(keras, '__version__', None)
+    if version is None:
+        import keras as _keras
+        version = _keras.__version__
+    return int(str(version).split('.')[0])
+
+
+def stack() -> str:
+    return f'keras{keras_generation()}'
+
+
+def jet_model(seed: int = 0, learning_rate: float = 1e-3, widths=WIDTHS, compile: bool = True):
+    """The jet topology 16-64-32-32-5 (ReLU, softmax), Adam 1e-3; ``widths`` for narrower nets."""
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.layers.Input((16,)),
-        keras.layers.Dense(64, activation='relu', name='fc1'),
-        keras.layers.Dense(32, activation='relu', name='fc2'),
-        keras.layers.Dense(32, activation='relu', name='fc3'),
-        keras.layers.Dense(5, activation='softmax', name='output'),
-    ])
-    model.compile(keras.optimizers.Adam(learning_rate), 'sparse_categorical_crossentropy', metrics=['accuracy'])
+    layers = [keras.layers.Input((16,))]
+    layers += [keras.layers.Dense(w, activation='relu', name=f'fc{i + 1}') for i, w in enumerate(widths)]
+    layers.append(keras.layers.Dense(5, activation='softmax', name='output'))
+    model = keras.Sequential(layers)
+    if compile:
+        model.compile(keras.optimizers.Adam(learning_rate), 'sparse_categorical_crossentropy', metrics=['accuracy'])
     return model
 
 
@@ -67,7 +89,9 @@ def table(header, rows) -> str:
 def write_json(name: str, data, path: str | None = None) -> str:
     path = path or os.path.join(RESULTS, f'{name}.json')
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, 'w') as handle:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as handle:
         json.dump(data, handle, indent=2)
+    os.replace(tmp, path)
     print(f'wrote {path}', file=sys.stderr)
     return path
