@@ -68,7 +68,7 @@ def test_pages_tutorial_and_install(site):
     assert (site / 'examples' / 'targets' / 'index.html').is_file()
     install = (site / 'install' / 'index.html').read_text()
     assert "hwprune[keras,hls]" in install and "hwprune[qkeras,hls]" in install and 'make demo' in install
-    for page in ('concepts', 'callback', 'strip', 'hls', 'knapsack', 'targets', 'benchmarks', 'pictures'):
+    for page in ('concepts', 'callback', 'strip', 'hls', 'knapsack', 'targets', 'benchmarks', 'pictures', 'errors'):
         assert (site / page / 'index.html').is_file(), page
     report = (site / 'api' / 'report' / 'index.html').read_text()
     assert ':class:' not in report  # Sphinx roles dropped

@@ -15,10 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Mapping
 
-from ._validation import check_int, check_number, invalid
+from ._validation import check_int, check_mapping, check_number, invalid
 
 _REGISTRY: dict[str, type] = {}
 #: ``end`` value that lets the run's length decide (see :meth:`BudgetSchedule.resolve`).
@@ -58,7 +59,19 @@ class BudgetSchedule:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]):
-        return cls(**dict(config))
+        """Inverse of :meth:`get_config`; unknown keys are named (not Python's own TypeError)."""
+        config = check_mapping('config', config, allow_none=False)
+        signature = inspect.signature(cls.__init__).parameters
+        parameters = {n: p for n, p in signature.items() if n != 'self' and p.kind not in (p.VAR_POSITIONAL,
+                                                                                            p.VAR_KEYWORD)}
+        open_ended = any(p.kind == p.VAR_KEYWORD for p in signature.values())
+        unknown = [] if open_ended else sorted(set(config) - set(parameters), key=str)
+        missing = [n for n, p in parameters.items() if p.default is p.empty and n not in config]
+        if unknown or missing:
+            problem = f'unknown: {", ".join(map(repr, unknown))}' if unknown else f'missing: {", ".join(missing)}'
+            raise invalid('config', config, f'keys among {", ".join(parameters)} for {cls.__name__} ({problem})',
+                          TypeError)
+        return cls(**config)
 
     def __eq__(self, other):
         return type(self) is type(other) and self.get_config() == other.get_config()
@@ -207,7 +220,7 @@ def deserialize(config: Mapping[str, Any]) -> BudgetSchedule:
         cls = _REGISTRY[config['class_name']]
     except (KeyError, TypeError):
         raise invalid('config', config, "{'class_name': one of " + ', '.join(_REGISTRY) + ", 'config': {...}}") from None
-    return cls.from_config(config['config'])
+    return cls.from_config(config.get('config'))
 
 
 def as_schedule(value, argument: str = 'budget') -> BudgetSchedule:

@@ -5,6 +5,11 @@
     hwprune report MODEL CONFIG.yaml [--json] [--plot PNG]   resource estimate of a saved Keras model under
                                                              an hls4ml config (--plot: per-layer bars)
 
+A mistake in what you give (a missing file, malformed YAML, an unknown key, a value of the wrong
+type) ends the command with one ``hwprune <command>: error: ...`` line on stderr and exit status
+2; ``hwprune --debug <command> ...`` shows the full traceback instead. ``python -m hwprune`` is
+the same command.
+
 ``demo`` and ``run`` write PNG pictures beside ``summary.json`` unless ``--no-plots``.
 """
 
@@ -63,6 +68,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='hwprune', description='Hardware-aware pruning for hls4ml.')
     parser.add_argument('-v', '--verbose', action='count', default=1, help='more logging (-vv for debug)')
     parser.add_argument('-q', '--quiet', action='store_true', help='only warnings and the result')
+    parser.add_argument('--debug', action='store_true',
+                        help="show the full traceback of an error instead of one 'hwprune ...: error:' line")
     sub = parser.add_subparsers(dest='command', required=True)
     demo = sub.add_parser('demo', help='run the built-in train -> prune -> convert -> report job')
     demo.add_argument('--output-dir', default='hwprune_demo')
@@ -82,7 +89,7 @@ def main(argv=None) -> int:
     try:
         return _dispatch(args)
     except Exception as error:  # noqa: BLE001 - sorted below: the user's mistakes get one line
-        if not isinstance(error, _USER_ERRORS) and type(error).__name__ != 'ConversionError':
+        if args.debug or (not isinstance(error, _USER_ERRORS) and type(error).__name__ != 'ConversionError'):
             raise
         # what the user gave is wrong (or hls4ml cannot convert it): one line, exit status 2 as argparse
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

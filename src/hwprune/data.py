@@ -87,9 +87,12 @@ def load_jets_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     The class column holds the labels ``g, q, t, w, z`` (as OpenML stores them) or integers 0-4.
     """
     import csv
+    import os
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        raise invalid('path', path, 'the path of an existing CSV file', FileNotFoundError)
     with open(path, newline='') as handle:
         reader = csv.reader(handle)
-        header = next(reader)
+        header = next(reader, [])
         rows = [row for row in reader if row]
     if 'class' not in header:
         raise invalid('path', path, "a CSV file with a header and a 'class' column")

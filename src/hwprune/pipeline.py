@@ -61,6 +61,11 @@ _EITHER = {('pruning', 'final'): 'a fraction or a dict {resource: fraction}',
            ('model', 'path'): 'a path or null', ('data', 'path'): 'a path or null', ('hls', 'config'): 'a path or null'}
 
 
+#: Integer keys with a lower bound.
+_MINIMUM = {('training', 'epochs'): 0, ('training', 'batch_size'): 1, ('pruning', 'epochs'): 1,
+            ('pruning', 'begin'): 0}
+
+
 def _check_value(where: tuple, value, default):
     """A job value of the default's type (ints for ints, numbers for floats...), named when it is not."""
     name = 'job' + ''.join(f'[{k!r}]' for k in where)
@@ -78,6 +83,8 @@ def _check_value(where: tuple, value, default):
     elif isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise invalid(name, value, 'an integer')
+        if where in _MINIMUM and value < _MINIMUM[where]:
+            raise invalid(name, value, f'an integer >= {_MINIMUM[where]}')
     elif isinstance(default, float):
         if not _number(value):
             raise invalid(name, value, 'a number')
@@ -119,13 +126,15 @@ def merge_job(job: Mapping[str, Any] | None) -> dict[str, Any]:
 def load_job(path: str) -> dict[str, Any]:
     """Read a YAML job file and merge it with the defaults."""
     import yaml
+
+    from .targets.hls_config import yaml_problem
     if not os.path.isfile(path):
         raise invalid('job', path, 'the path of an existing YAML job file', FileNotFoundError)
     with open(path) as handle:
         try:
             job = yaml.safe_load(handle) or {}
         except yaml.YAMLError as e:
-            raise invalid('job', path, f'a readable YAML file ({str(e).splitlines()[0]})') from None
+            raise invalid('job', path, f'a readable YAML file ({yaml_problem(e)})') from None
     if not isinstance(job, Mapping):
         raise invalid('job', path, 'a YAML mapping')
     return merge_job(job)
@@ -172,9 +181,8 @@ def load_model(path: str):
 def _hls_config(model, hls):
     import hls4ml
     if hls.get('config'):
-        import yaml
-        with open(hls['config']) as handle:
-            return yaml.safe_load(handle)
+        from .targets.hls_config import load_hls_config
+        return load_hls_config(hls['config'])
     cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend=hls['backend'],
                                                default_precision=hls['precision'],
                                                default_reuse_factor=int(hls['reuse_factor']))
@@ -196,7 +204,12 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
     from .keras import HardwarePruning, estimate
     from .keras.topology import keras
     out_dir = os.path.abspath(job['output_dir'])
-    os.makedirs(out_dir, exist_ok=True)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise invalid("job['output_dir']", job['output_dir'], 'a directory path (it names a file)')
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise invalid("job['output_dir']", job['output_dir'], f'a directory it can write ({e.strerror or e})') from None
     d, t, h, p = job['data'], job['training'], job['hls'], job['pruning']
     timings = {}
 

@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._validation import invalid
+from ._validation import check_bool, check_mapping, invalid
 
 #: What to install for the optional notebook helpers (pandas for ``to_dataframe``).
 NOTEBOOK_EXTRA = "pip install 'hwprune[notebook]'"
@@ -115,6 +115,16 @@ def _html_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[str
     return '\n'.join(parts)
 
 
+def _real(argument: str, value) -> float:
+    """A resource value as float (numpy scalars too); strings and other objects are named."""
+    if not isinstance(value, (str, bytes, bool, np.bool_)):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise invalid(argument, value, 'a number', TypeError)
+
+
 class Report:
     """Per-layer resource use.
 
@@ -142,10 +152,15 @@ class Report:
 
     def __init__(self, layers: Mapping[str, Mapping[str, float]], details: Mapping[str, Mapping[str, Any]] | None = None,
                  target: str = ''):
-        self.layers = {name: {r: float(v) for r, v in values.items()} for name, values in layers.items()}
+        self.layers = {name: {r: _real(f'layers[{name!r}][{r!r}]', v)
+                              for r, v in check_mapping(f'layers[{name!r}]', values, allow_none=False).items()}
+                       for name, values in check_mapping('layers', layers, allow_none=False).items()}
         self.resources = tuple(dict.fromkeys(r for values in self.layers.values() for r in values))
         self.total = {r: float(sum(v.get(r, 0.0) for v in self.layers.values())) for r in self.resources}
-        self.details = {name: dict(d) for name, d in (details or {}).items()}
+        self.details = {name: check_mapping(f'details[{name!r}]', d, allow_none=False)
+                        for name, d in check_mapping('details', details).items()}
+        if not isinstance(target, str):
+            raise invalid('target', target, "the target's name, e.g. 'fpga'", TypeError)
         self.target = target
 
     def __getitem__(self, resource: str) -> float:
@@ -166,6 +181,9 @@ class Report:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> 'Report':
         """Inverse of :meth:`to_dict`."""
+        data = check_mapping('data', data, allow_none=False)
+        if 'layers' not in data:
+            raise invalid('data', data, "a dict from Report.to_dict() (with a 'layers' key)")
         return cls(data['layers'], data.get('details'), data.get('target', ''))
 
     def to_dataframe(self, details: bool = True, total: bool = False):
@@ -183,6 +201,7 @@ class Report:
             >>> df['DSP'].sum()                                                          # doctest: +SKIP
             16.0
         """
+        details, total = check_bool('details', details), check_bool('total', total)
         pd = _pandas('Report.to_dataframe')
         detail_keys = self._detail_keys() if details else []
         rows = []
@@ -332,6 +351,7 @@ class Comparison(str):
     def to_dataframe(self, total: bool = True):
         """A ``pandas.DataFrame``: one row per layer (and ``'total'``), columns
         ``(resource, 'before' | 'after' | 'factor')`` (needs pandas: the ``notebook`` extra)."""
+        total = check_bool('total', total)
         pd = _pandas('Comparison.to_dataframe')
         names = [*self.layers, 'total'] if total else list(self.layers)
         columns = pd.MultiIndex.from_product([self.resources, ['before', 'after', 'factor']],

@@ -26,6 +26,7 @@ import importlib.util
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -41,6 +42,8 @@ from ..knapsack import METHODS as KNAPSACK_METHODS
 from ..pruning import PrunedLayer, Pruner, sparsity
 from ..state import load_state, save_state
 from ..targets.base import Target
+from ..targets.fpga import FPGATarget
+from ..targets.hls_config import load_hls_config
 from . import hooks, topology
 from .deadunits import find_links, fold_hook
 from .layers import KerasUnit, resolve_units
@@ -107,6 +110,44 @@ def _check_resources_argument(resources):
     if not resources:
         raise invalid('resources', resources, 'at least one resource name')
     return resources
+
+
+def _check_layer_names(layers) -> list[str] | None:
+    """``None`` or a list of layer names (a single string would be read letter by letter)."""
+    if layers is None:
+        return None
+    if isinstance(layers, str):
+        raise invalid('layers', layers, f'a list of layer names, e.g. [{layers!r}]', TypeError)
+    try:
+        names = list(layers)
+    except TypeError:
+        raise invalid('layers', layers, "a list of layer names, e.g. ['fc1']", TypeError) from None
+    for name in names:
+        if not isinstance(name, str):
+            raise invalid('layers', name, "layer names (strings), e.g. ['fc1']", TypeError)
+    return names
+
+
+def _check_data(argument: str, data):
+    """``None`` or ``(x, y)`` (a tuple or list of at least two items, as Keras's ``validation_data``)."""
+    if data is None:
+        return None
+    if not isinstance(data, (tuple, list)) or len(data) < 2:
+        shown = f'{type(data).__name__} of shape {data.shape}' if hasattr(data, 'shape') else data
+        raise invalid(argument, shown, '(x, y): a tuple of inputs and targets', TypeError)
+    return data
+
+
+_ANSI = re.compile(r'\x1b\[[0-9;]*m')
+
+
+def _cause(error: Exception) -> str:
+    """What a model's failure on user data says, in one line: Keras 3 wraps the cause in a
+    multi-line message ("Exception encountered when calling ...", escape codes, the arguments)."""
+    lines = [line.strip() for line in _ANSI.sub('', str(error)).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(('Exception encountered when calling',
+                                                              'Arguments received by', '•'))]
+    return f'{type(error).__name__}: {(useful or lines or [""])[0]}'
 
 
 def _check_path(argument: str, path, directory: bool) -> str:
@@ -183,25 +224,26 @@ class HardwarePruning(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(target, (Target, Mapping, str, os.PathLike)):
             raise invalid('target', target, 'an hls4ml config dict, a path to one, or a hwprune Target', TypeError)
+        if isinstance(target, (str, os.PathLike)):
+            load_hls_config(target)  # a missing or unreadable YAML file is named now, not when fit starts
         self.target_arg = target
         resources = _check_resources_argument(resources)
-        if isinstance(target, Target):  # validate resource names now rather than at fit time
-            if isinstance(resources, Mapping):
-                target.check_weights(resources)
-            else:
-                target.check_resources(resources)
+        # validate resource names now rather than at fit time (an hls4ml config becomes an FPGATarget)
+        known = target if isinstance(target, Target) else FPGATarget()
+        if isinstance(resources, Mapping):
+            known.check_weights(resources)
+        else:
+            known.check_resources(resources)
         self.resources_arg = resources
         self.budget_arg = budget
         self._schedules = self._parse_budget(budget, resources)
-        if isinstance(layers, str):
-            raise invalid('layers', layers, f'a list of layer names, e.g. [{layers!r}]', TypeError)
-        self.layer_names = None if layers is None else [str(n) for n in layers]
+        self.layer_names = _check_layer_names(layers)
         self.update = check_choice('update', update, UPDATES)
         self.importance = check_choice('importance', importance, IMPORTANCE_METHODS)
         self.normalization = check_choice('normalization', normalization, NORMALIZATIONS)
         if self.importance == 'taylor' and importance_data is None:
             raise invalid('importance_data', None, "(x, y) data for importance='taylor'")
-        self.importance_data = importance_data
+        self.importance_data = _check_data('importance_data', importance_data)
         self.importance_batches = check_int('importance_batches', importance_batches, 1)
         if isinstance(regularization, str) and regularization != AUTO:
             raise invalid('regularization', regularization, "a number >= 0 or 'auto'")
@@ -218,7 +260,7 @@ class HardwarePruning(keras.callbacks.Callback):
         self.guard = check_choice('guard', guard, GUARD_ACTIONS)
         self.restore_best = check_bool('restore_best', restore_best)
         self.baseline = None if baseline is None else check_number('baseline', baseline)
-        self.validation_data = validation_data
+        self.validation_data = _check_data('validation_data', validation_data)
         self.log_dir = None if log_dir is None else _check_path('log_dir', log_dir, directory=True)
         if self.log_dir is not None and importlib.util.find_spec('tensorboard') is None:
             raise invalid('log_dir', self.log_dir, 'no log_dir, or TensorBoard installed (pip install tensorboard; '
@@ -568,7 +610,7 @@ class HardwarePruning(keras.callbacks.Callback):
             except Exception as e:  # noqa: BLE001 - any failure of the model on the data is the data's fault here
                 raise invalid('validation_data' if self.importance_data is None else 'importance_data',
                               getattr(data[0], 'shape', type(data[0]).__name__),
-                              f'(x, y) the model reads and its loss accepts ({type(e).__name__}: {e})') from None
+                              f'(x, y) the model reads and its loss accepts ({_cause(e)})') from None
             lam = REGULARIZATION_GRADIENT_RATIO * scale
             message = (f'hwprune: regularization=auto: group-lasso strength {lam:.3g} '
                        f'({REGULARIZATION_GRADIENT_RATIO:g} x mean |gradient| {scale:.3g})')
@@ -593,8 +635,7 @@ class HardwarePruning(keras.callbacks.Callback):
             tape.gradient(loss, [e.kernel for e in self.entries_])
         except Exception as e:  # noqa: BLE001 - any failure of the model on the data is the data's fault here
             shape = getattr(x, 'shape', None)
-            raise invalid('importance_data', shape, f'(x, y) the model reads and its loss accepts ({type(e).__name__}: '
-                          f'{str(e).splitlines()[0] if str(e) else e})') from None
+            raise invalid('importance_data', shape, f'(x, y) the model reads and its loss accepts ({_cause(e)})') from None
 
     # ------------------------------------------------------------------ pruning
     def _should_prune(self, step: int) -> bool:
@@ -755,7 +796,12 @@ class HardwarePruning(keras.callbacks.Callback):
         if not self.state_path or not os.path.exists(self.state_path):
             return False
         state = self.load_state(self.state_path)
-        self.set_state(state)
+        try:
+            self.set_state(state)
+        except (ValueError, KeyError, TypeError) as e:  # a state of another model: name the file
+            reason = str(e) if isinstance(e, ValueError) else f'{type(e).__name__}: {e}'
+            raise invalid('state_path', self.state_path, f'a state saved by a run over this model; it does not fit '
+                          f'({reason})') from None
         logger.info('hwprune: resumed from %s (epoch %s, %d pruning steps).', self.state_path, state.get('epoch'),
                     self.pruning_steps)
         return True

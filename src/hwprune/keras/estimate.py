@@ -38,7 +38,7 @@ def estimate(model, hls_config, resources: Sequence[str] | None = None, layers: 
         print(report)
     """
     units = resolve_units(model, warn=False)
-    target = resolve_target(hls_config, [u.info for u in units], as_converted=as_converted)
+    target = resolve_target(hls_config, [u.info for u in units], as_converted=as_converted, argument='hls_config')
     resources = target.check_resources(resources if resources is not None else target.resources)
     values, details = {}, {}
     for unit in (resolve_units(model, layers, warn=False) if layers is not None else units):

@@ -12,7 +12,7 @@ def layer_model_of(model, hls_config, layer: str, resources=None):
     """``(layer_model, kernel)`` of one kernel of a Keras model under an hls4ml config or Target, as
     :func:`hwprune.estimate` costs it (QKeras kernels after their quantizer)."""
     units = resolve_units(model, warn=False)
-    target = resolve_target(hls_config, [u.info for u in units])
+    target = resolve_target(hls_config, [u.info for u in units], argument='hls_config')
     resources = target.check_resources(resources if resources is not None else target.resources)
     entries = resolve_units(model, [layer], warn=False)
     exact = [u for u in entries if u.name == layer]

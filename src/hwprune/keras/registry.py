@@ -75,6 +75,8 @@ def register_layer(cls: type, kind: str | None, kernel: str = 'kernel') -> None:
     if kind is None:
         _REGISTRY[cls] = None
         return
+    if not isinstance(kernel, str) or not kernel.isidentifier():
+        raise invalid('kernel', kernel, "the name of the attribute holding the kernel, e.g. 'kernel'", TypeError)
     _register_units(cls, (LayerSpec(check_kind(kind), kernel),))
 
 

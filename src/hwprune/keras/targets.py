@@ -10,7 +10,8 @@ from ..targets.base import LayerInfo, Target
 from ..targets.hls_config import target_from_hls_config
 
 
-def resolve_target(target, layers: Sequence[LayerInfo] | None = None, as_converted: bool = True) -> Target:
+def resolve_target(target, layers: Sequence[LayerInfo] | None = None, as_converted: bool = True,
+                   argument: str = 'target') -> Target:
     """A :class:`Target` from a Target, an hls4ml config dict, or a path to an hls4ml YAML config.
 
     Args:
@@ -19,13 +20,14 @@ def resolve_target(target, layers: Sequence[LayerInfo] | None = None, as_convert
             hls4ml config is then resolved for each of them, and a name-granularity config that
             leaves one out is reported.
         as_converted: see :func:`hwprune.targets.hls_config.target_from_hls_config`.
+        argument: the caller's name for ``target`` in error messages (``estimate`` says ``hls_config``).
     """
     if isinstance(target, Target):
         return target
     if isinstance(target, (Mapping, str, os.PathLike)):
         return target_from_hls_config(target, layers=None if layers is None else list(layers),
                                       as_converted=as_converted)
-    raise invalid('target', target, 'an hls4ml config dict, a path to one, or a hwprune Target', TypeError)
+    raise invalid(argument, target, 'an hls4ml config dict, a path to one, or a hwprune Target', TypeError)
 
 
 __all__ = ['resolve_target']

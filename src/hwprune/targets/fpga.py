@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .. import hardware
-from .._validation import check_bool, check_choice, check_int, invalid
+from .._validation import check_bool, check_choice, check_int, check_mapping, invalid
 from ..kinds import get_kind
 from ..layouts import (bram_group_columns, bram_layout, bram_slots_per_group, closest_reuse_factor, dsp_layout,
                        mult_shape, resource_block, unstructured_layout)
@@ -206,10 +206,12 @@ class FPGATarget(Target):
 
     def __init__(self, layers: Mapping[str, FPGALayerSettings] | None = None,
                  default: FPGALayerSettings | None = None, as_converted: bool = True, strict: bool = False):
-        self.layers = dict(layers or {})
+        self.layers = check_mapping('layers', layers)
         for name, s in self.layers.items():
             if not isinstance(s, FPGALayerSettings):
                 raise invalid(f'layers[{name!r}]', s, 'an FPGALayerSettings', TypeError)
+        if default is not None and not isinstance(default, FPGALayerSettings):
+            raise invalid('default', default, 'an FPGALayerSettings (or None)', TypeError)
         self.default = default or FPGALayerSettings()
         self.as_converted = check_bool('as_converted', as_converted)
         self.strict = check_bool('strict', strict)

@@ -116,6 +116,16 @@ def _any_tag(loader, tag_suffix, node):
 _TolerantLoader.add_multi_constructor('!', _any_tag)
 
 
+def yaml_problem(error: Exception) -> str:
+    """A YAML parser error in one line (PyYAML's own message spans several): the problem and where."""
+    problem = getattr(error, 'problem', None)
+    mark = getattr(error, 'problem_mark', None)
+    if problem and mark is not None:
+        return f'{problem} at line {mark.line + 1}, column {mark.column + 1}'
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def load_hls_config(hls_config) -> dict:
     """A private deep copy of an hls4ml config given as a dict or a YAML file path.
 
@@ -137,7 +147,7 @@ def load_hls_config(hls_config) -> dict:
             try:
                 loaded = yaml.load(f, Loader=_TolerantLoader)  # noqa: S506 - safe loader subclass
             except yaml.YAMLError as e:
-                raise invalid('hls_config', path, f'a readable YAML file ({e})') from None
+                raise invalid('hls_config', path, f'a readable YAML file ({yaml_problem(e)})') from None
         if not isinstance(loaded, Mapping):
             raise invalid('hls_config', path, 'a YAML file holding a mapping')
         hls_config = loaded
@@ -426,7 +436,13 @@ def _check_layers(layers, model) -> tuple[LayerInfo, ...] | None:
                       'descriptions. Pass layers=hwprune.keras.describe_layers(model)', TypeError)
     if layers is None:
         return None
-    layers = tuple(layers)
+    expected = 'LayerInfo descriptions (hwprune.keras.describe_layers(model) gives those of a Keras model)'
+    if isinstance(layers, (str, bytes, LayerInfo)):  # not read letter by letter (or field by field)
+        raise invalid('layers', layers, 'a list of ' + expected, TypeError)
+    try:
+        layers = tuple(layers)
+    except TypeError:
+        raise invalid('layers', layers, 'a list of ' + expected, TypeError) from None
     for info in layers:
         if not isinstance(info, LayerInfo):
             raise invalid('layers', info, 'LayerInfo descriptions (hwprune.keras.describe_layers(model) gives '
