@@ -26,7 +26,9 @@ Methods (``--methods``; a method missing from the running stack is skipped with 
                         100 steps); -block: block_size=(RF, 1), hls4ml's DSP groups (Keras 2 stack only)
   pquant-cs, pquant-pdp PQuant (pquant-ml) continuous sparsification and PDP (Keras 3 stack only)
   dense-small           narrower nets (32-16-16 ... 12-8-8) trained from scratch
-  ablation              hwprune-auto-end50, hwprune-1e-4-endauto, hwprune-3e-3 (and the two above):
+  ablation              hwprune-flat (the gradient-scaled strength without the budget factor: 0.3 x the
+                        gradients at every budget, the default before the loose-budget fix),
+                        hwprune-flat-end50, hwprune-1e-4-endauto, hwprune-3e-3 (and the two above):
                         each lever alone (not in the default run)
 
 Every run's record is cached in bench/results/jet-runs/<stack>/ (``--rerun`` ignores the cache), so
@@ -84,12 +86,13 @@ class Method:
 METHODS = {m.name: m for m in [
     Method('hwprune', 'hwprune', {'regularization': 'auto', 'end': 'auto'}),
     Method('hwprune-1e-4', 'hwprune', {'regularization': 1e-4, 'end': 50}, rfs='first', targets=FEW_TARGETS),
+    Method('hwprune-flat', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'flat': True}, group='ablation'),
     Method('tfmot', 'tfmot', {'block': False}, stacks=('keras2',)),
     Method('tfmot-block', 'tfmot', {'block': True}, stacks=('keras2',)),
     Method('pquant-cs', 'pquant', {'method': 'cs'}, stacks=('keras3',), rfs='first'),
     Method('pquant-pdp', 'pquant', {'method': 'pdp'}, stacks=('keras3',), rfs='first'),
     Method('dense-small', 'dense'),
-    Method('hwprune-auto-end50', 'hwprune', {'regularization': 'auto', 'end': 50}, rfs='first',
+    Method('hwprune-flat-end50', 'hwprune', {'regularization': 'auto', 'end': 50, 'flat': True}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
     Method('hwprune-1e-4-endauto', 'hwprune', {'regularization': 1e-4, 'end': 'auto'}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
@@ -97,7 +100,8 @@ METHODS = {m.name: m for m in [
            targets=ABLATION_TARGETS, group='ablation'),
 ]}
 GROUPS = {'protocol': [m for m in METHODS if METHODS[m].group == 'protocol'],
-          'ablation': ['hwprune-1e-4', 'hwprune-auto-end50', 'hwprune-1e-4-endauto', 'hwprune', 'hwprune-3e-3'],
+          'ablation': ['hwprune-1e-4', 'hwprune-flat-end50', 'hwprune-1e-4-endauto', 'hwprune-flat', 'hwprune-3e-3',
+                       'hwprune'],
           'all': list(METHODS)}
 
 
@@ -196,7 +200,8 @@ def run_hwprune(base, task, rf, fraction, seed, options, args):
     else:                                      # the old defaults: the budget reaches its end at epoch 50 of 150
         budget = hwprune.PolynomialBudget(final=fraction, end=max(1, int(round(args.epochs * end / 150))))
     kwargs = {} if options['regularization'] == 'auto' else {'regularization': options['regularization']}
-    cb = hwprune.HardwarePruning(cfg, budget=budget, validation_data=(task.x_val, task.y_val), verbose=0, **kwargs)
+    kind = FlatStrength if options.get('flat') else hwprune.HardwarePruning
+    cb = kind(cfg, budget=budget, validation_data=(task.x_val, task.y_val), verbose=0, **kwargs)
     timer = EpochTimer()
     start = time.perf_counter()
     model.fit(task.x_train, task.y_train, epochs=args.epochs, batch_size=256, verbose=0, callbacks=[cb, timer])
@@ -205,7 +210,15 @@ def run_hwprune(base, task, rf, fraction, seed, options, args):
     # the variable itself is 0 after the budget's end, regularization_after_end=0)
     strength = getattr(cb, '_lambda', None)
     return model, seconds, timer, {'regularization_strength': None if strength is None else float(strength),
+                                   'budget_factor': cb.budget_factor(),
                                    'budget_end': cb.schedule_for('DSP').end}
+
+
+class FlatStrength(hwprune.HardwarePruning):
+    """regularization='auto' without the budget factor: 0.3 x the gradients whatever the budget."""
+
+    def budget_factor(self) -> float:
+        return 1.0
 
 
 def run_tfmot(base, task, rf, target_sparsity, seed, options, args):
@@ -549,8 +562,8 @@ def fewest(rows) -> list[str]:
     return out
 
 
-MARKERS = {'hwprune': 'o', 'hwprune-1e-4': 'v', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
-           'dense-small': 'P', 'hwprune-auto-end50': '<', 'hwprune-1e-4-endauto': '>', 'hwprune-3e-3': 'h'}
+MARKERS = {'hwprune': 'o', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
+           'dense-small': 'P', 'hwprune-1e-4-endauto': '>', 'hwprune-3e-3': 'h'}
 
 
 def plot(rows, rf, path) -> str | None:

@@ -548,8 +548,9 @@ def test_progress_lines_and_logs_for_every_callback(tmp_path, capsys):
 
 
 def test_auto_strength_follows_the_gradients_and_fractions_fall_over_the_run(capsys):
-    """regularization='auto' (default) is 0.3 x the mean |dL/dw| on validation_data; a fraction budget
-    falls to its final value by 85 % of the epochs and fine-tunes the rest."""
+    """regularization='auto' (default) is 0.3 x the mean |dL/dw| on validation_data (times 1/(12 f) for a
+    budget f looser than 12x); a fraction budget falls to its final value by 85 % of the epochs and
+    fine-tunes the rest."""
     from hwprune.keras.callback import REGULARIZATION_GRADIENT_RATIO
 
     x, y = data(512)
@@ -571,6 +572,11 @@ def test_auto_strength_follows_the_gradients_and_fractions_fall_over_the_run(cap
     fresh.fit(x[:64], y[:64], epochs=1, callbacks=[probe], verbose=0)
     scale = probe.gradient_scale((xv, yv))
     assert scale > 0
-    assert probe._lambda == pytest.approx(REGULARIZATION_GRADIENT_RATIO * scale, rel=1e-3)
+    # a loose budget gets a gentler push: the full ratio at 12x fewer or tighter, ~1/f above
+    assert probe.budget_factor() == pytest.approx(1 / 12)
+    assert probe._lambda == pytest.approx(REGULARIZATION_GRADIENT_RATIO / 12 * scale, rel=1e-3)
+    assert cb.budget_factor() == pytest.approx(1 / 3.6)
+    tight = hwprune.HardwarePruning(target(), budget={'DSP': 0.05, 'BRAM': 0.5}, resources=['DSP', 'BRAM'])
+    assert tight.budget_factor() == 1.0
     with pytest.raises(ValueError, match="`regularization`: expected a number >= 0 or 'auto'"):
         hwprune.HardwarePruning(target(), regularization='strong')

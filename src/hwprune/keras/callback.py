@@ -57,11 +57,15 @@ logger = logging.getLogger(__name__)
 GUARD_ACTIONS = ('stop', 'rollback')
 UPDATES = ('epoch', 'step')
 #: ``regularization='auto'``: the group-lasso strength is this times the mean ``|dL/dw|`` of the data
-#: loss over the pruned kernels, on minibatches of GRADIENT_BATCH samples. Measured on the jet task
-#: (docs/benchmarks.md): the penalty must be on the scale of the gradients for whole groups to reach
-#: zero before the knapsack cuts them; a fixed strength is too weak for some models and too strong for
-#: others (1e-4 lost 12 points at 12x fewer DSPs there).
+#: loss over the pruned kernels (minibatches of GRADIENT_BATCH samples) for a budget of
+#: AUTO_REFERENCE_FRACTION or tighter, and proportionally less for looser budgets (lambda ~ 1/f).
+#: Measured on the jet task (docs/benchmarks.md): the penalty must be on the scale of the gradients
+#: for whole groups to reach zero before the knapsack cuts them (a fixed 1e-4 lost 15 points at 12x
+#: fewer DSPs), but that strength over-shrinks the groups a loose budget keeps (at 3.3x fewer DSPs
+#: 0.3 x the gradients lost 1.5 points on one seed where a third of it gained 1.6).
 REGULARIZATION_GRADIENT_RATIO = 0.3
+#: The budget fraction (12x fewer) at and below which ``'auto'`` uses the full ratio.
+AUTO_REFERENCE_FRACTION = 1 / 12
 #: The strength ``'auto'`` falls back to when the callback has no data to measure gradients on.
 FALLBACK_REGULARIZATION = 1e-3
 GRADIENT_BATCH = 256
@@ -186,7 +190,9 @@ class HardwarePruning(keras.callbacks.Callback):
         regularization: group-lasso strength lambda (0 disables it), or ``'auto'`` (default):
             :data:`REGULARIZATION_GRADIENT_RATIO` times the mean ``|dL/dw|`` of the data loss over
             the pruned kernels, measured on ``importance_data`` or ``validation_data`` when ``fit``
-            starts (without either: :data:`FALLBACK_REGULARIZATION`, with a message).
+            starts, times ``min(1, AUTO_REFERENCE_FRACTION / f)`` for a final budget fraction ``f``
+            (a loose budget needs a gentler push; see :meth:`auto_strength`). Without data:
+            :data:`FALLBACK_REGULARIZATION`, with a message.
         regularization_after_end: factor applied to lambda once the budget reaches its end.
         method: knapsack method (see :func:`hwprune.solve_knapsack`).
         regrowth: let groups pruned at one step come back at a later one.
@@ -595,10 +601,21 @@ class HardwarePruning(keras.callbacks.Callback):
                     count += int(np.prod(g.shape))
         return total / max(count, 1)
 
+    def budget_factor(self) -> float:
+        """``min(1, AUTO_REFERENCE_FRACTION / f)`` for the tightest final budget fraction ``f`` of the run.
+
+        The penalty has to carry every group the budget removes to zero before the knapsack cuts
+        it; the tighter the budget, the more important the last group removed, the stronger the push
+        it needs. A loose budget keeps most groups, and a push sized for 12x shrinks them for nothing.
+        """
+        fraction = min(s.final_fraction for s in self._all_schedules())
+        return float(min(1.0, AUTO_REFERENCE_FRACTION / max(fraction, 1e-12)))
+
     def _auto_strength(self) -> float:
         """``regularization='auto'``: lambda on the scale of the data loss's minibatch gradients, so that
         the penalty moves whole groups towards zero before the knapsack cuts them, whatever the
-        model's size; measured on ``importance_data`` or ``validation_data``."""
+        model's size (measured on ``importance_data`` or ``validation_data``), scaled down for
+        budgets looser than 12x (:meth:`budget_factor`)."""
         data = self.importance_data if self.importance_data is not None else self.validation_data
         if data is None:
             lam = FALLBACK_REGULARIZATION
@@ -611,9 +628,11 @@ class HardwarePruning(keras.callbacks.Callback):
                 raise invalid('validation_data' if self.importance_data is None else 'importance_data',
                               getattr(data[0], 'shape', type(data[0]).__name__),
                               f'(x, y) the model reads and its loss accepts ({_cause(e)})') from None
-            lam = REGULARIZATION_GRADIENT_RATIO * scale
+            factor = self.budget_factor()
+            lam = REGULARIZATION_GRADIENT_RATIO * factor * scale
             message = (f'hwprune: regularization=auto: group-lasso strength {lam:.3g} '
-                       f'({REGULARIZATION_GRADIENT_RATIO:g} x mean |gradient| {scale:.3g})')
+                       f'({REGULARIZATION_GRADIENT_RATIO * factor:.3g} x mean |gradient| {scale:.3g}'
+                       + (f'; budget looser than 12x: {factor:.2f} of the full push' if factor < 1 else '') + ')')
         if self.verbose:
             self._say(message)
         else:
