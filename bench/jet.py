@@ -570,7 +570,9 @@ def plot(rows, rf, path) -> str | None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    pts = [a for a in rows if a['rf'] == rf]
+    # the protocol's methods only: the ablation is in the tables
+    pts = [a for a in rows if a['rf'] == rf and (a['method'] == 'baseline' or a['method'] not in METHODS
+                                                  or METHODS[a['method']].group != 'ablation')]
     base = [a for a in pts if a['method'] == 'baseline']
     if not pts or not base:
         return None
