@@ -53,12 +53,24 @@ DEFAULT_JOB: dict[str, Any] = {
 }
 
 
-#: Keys whose values are not of the default's type: what else they accept.
-_EITHER = {('pruning', 'final'): 'a fraction or a dict {resource: fraction}',
-           ('pruning', 'end'): "an epoch number or 'auto'",
-           ('pruning', 'regularization'): "a number >= 0 or 'auto'",
-           ('pruning', 'monitor'): 'a metric name or null',
-           ('model', 'path'): 'a path or null', ('data', 'path'): 'a path or null', ('hls', 'config'): 'a path or null'}
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _string_or_none(value) -> bool:
+    return value is None or isinstance(value, str)
+
+
+#: Keys whose values are not of the default's type: what they accept, and how that reads.
+_EITHER = {('pruning', 'final'): (lambda v: isinstance(v, Mapping) or _number(v),
+                                  'a fraction or a dict {resource: fraction}'),
+           ('pruning', 'end'): (lambda v: v == 'auto' or (isinstance(v, int) and not isinstance(v, bool)),
+                                "an epoch number or 'auto'"),
+           ('pruning', 'regularization'): (lambda v: v == 'auto' or _number(v), "a number >= 0 or 'auto'"),
+           ('pruning', 'monitor'): (_string_or_none, 'a metric name or null'),
+           ('model', 'path'): (_string_or_none, 'a path or null'),
+           ('data', 'path'): (_string_or_none, 'a path or null'),
+           ('hls', 'config'): (_string_or_none, 'a path or null')}
 
 
 #: Integer keys with a lower bound.
@@ -70,12 +82,9 @@ def _check_value(where: tuple, value, default):
     """A job value of the default's type (ints for ints, numbers for floats...), named when it is not."""
     name = 'job' + ''.join(f'[{k!r}]' for k in where)
     if where in _EITHER:
-        ok = {('pruning', 'final'): lambda v: isinstance(v, Mapping) or _number(v),
-              ('pruning', 'end'): lambda v: v == 'auto' or (isinstance(v, int) and not isinstance(v, bool)),
-              ('pruning', 'regularization'): lambda v: v == 'auto' or _number(v),
-              }.get(where, lambda v: v is None or isinstance(v, str))(value)
-        if not ok:
-            raise invalid(name, value, _EITHER[where])
+        accepts, expected = _EITHER[where]
+        if not accepts(value):
+            raise invalid(name, value, expected)
         return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -95,10 +104,6 @@ def _check_value(where: tuple, value, default):
         if not isinstance(value, (list, tuple)) or not value:
             raise invalid(name, value, 'a non-empty list')
     return value
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def merge_job(job: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import math
@@ -152,6 +153,15 @@ def _cause(error: Exception) -> str:
     useful = [line for line in lines if not line.startswith(('Exception encountered when calling',
                                                               'Arguments received by', '•'))]
     return f'{type(error).__name__}: {(useful or lines or [""])[0]}'
+
+
+@contextlib.contextmanager
+def _user_data(argument: str, shape):
+    """Any failure of the model on the user's ``(x, y)`` inside is the data's fault: name it in one line."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - whatever the model raises on the data
+        raise invalid(argument, shape, f'(x, y) the model reads and its loss accepts ({_cause(e)})') from None
 
 
 def _check_path(argument: str, path, directory: bool) -> str:
@@ -622,12 +632,9 @@ class HardwarePruning(keras.callbacks.Callback):
             message = (f'hwprune: regularization=auto without data: group-lasso strength {lam:g}. Pass '
                        'validation_data= (or importance_data=) so that it follows the gradients of your model.')
         else:
-            try:
+            with _user_data('validation_data' if self.importance_data is None else 'importance_data',
+                            getattr(data[0], 'shape', type(data[0]).__name__)):
                 scale = self.gradient_scale(data)
-            except Exception as e:  # noqa: BLE001 - any failure of the model on the data is the data's fault here
-                raise invalid('validation_data' if self.importance_data is None else 'importance_data',
-                              getattr(data[0], 'shape', type(data[0]).__name__),
-                              f'(x, y) the model reads and its loss accepts ({_cause(e)})') from None
             factor = self.budget_factor()
             lam = REGULARIZATION_GRADIENT_RATIO * factor * scale
             message = (f'hwprune: regularization=auto: group-lasso strength {lam:.3g} '
@@ -641,20 +648,14 @@ class HardwarePruning(keras.callbacks.Callback):
 
     def _check_importance_data(self) -> None:
         """Taylor importance data that the model cannot read fails now, not at the first step."""
-        data = self.importance_data
-        if not isinstance(data, (tuple, list)) or len(data) < 2:
-            raise invalid('importance_data', type(data).__name__, '(x, y) arrays', TypeError)
-        x, y = data[0], data[1]
-        try:
+        x, y = self.importance_data[0], self.importance_data[1]  # (x, y): checked at construction
+        with _user_data('importance_data', getattr(x, 'shape', None)):
             if len(x) != len(y) or len(x) == 0:
                 raise ValueError(f'{len(x)} inputs and {len(y)} targets')
             with tf.GradientTape() as tape:
                 pred = self.model(tf.convert_to_tensor(x[:2]), training=False)
                 loss = hooks.data_loss(self.model, tf.convert_to_tensor(y[:2]), pred)
             tape.gradient(loss, [e.kernel for e in self.entries_])
-        except Exception as e:  # noqa: BLE001 - any failure of the model on the data is the data's fault here
-            shape = getattr(x, 'shape', None)
-            raise invalid('importance_data', shape, f'(x, y) the model reads and its loss accepts ({_cause(e)})') from None
 
     # ------------------------------------------------------------------ pruning
     def _should_prune(self, step: int) -> bool:
