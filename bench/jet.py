@@ -26,10 +26,11 @@ Methods (``--methods``; a method missing from the running stack is skipped with 
                         100 steps); -block: block_size=(RF, 1), hls4ml's DSP groups (Keras 2 stack only)
   pquant-cs, pquant-pdp PQuant (pquant-ml) continuous sparsification and PDP (Keras 3 stack only)
   dense-small           narrower nets (32-16-16 ... 12-8-8) trained from scratch
-  ablation              hwprune-flat (the gradient-scaled strength without the budget factor: 0.3 x the
-                        gradients at every budget, the default before the loose-budget fix),
-                        hwprune-flat-end50, hwprune-1e-4-endauto, hwprune-3e-3 (and the two above):
-                        each lever alone (not in the default run)
+  ablation              hwprune-mean (importance normalised by each layer's mean instead of its max: the
+                        default before 'max'), hwprune-flat (also without the budget factor: 0.3 x the
+                        gradients at every budget), hwprune-flat-end50, hwprune-1e-4-endauto, hwprune-3e-3,
+                        hwprune-regrowth (and the two above): each lever alone (not in the default run;
+                        all but hwprune-regrowth normalise by the mean, as the defaults did then)
 
 Every run's record is cached in bench/results/jet-runs/<stack>/ (``--rerun`` ignores the cache), so
 an interrupted run continues and runs from the two stacks combine:
@@ -85,23 +86,30 @@ class Method:
 
 METHODS = {m.name: m for m in [
     Method('hwprune', 'hwprune', {'regularization': 'auto', 'end': 'auto'}),
-    Method('hwprune-1e-4', 'hwprune', {'regularization': 1e-4, 'end': 50}, rfs='first', targets=FEW_TARGETS),
-    Method('hwprune-flat', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'flat': True}, group='ablation'),
+    # the ablation pins normalization='mean' (the default before 'max'), so its cached runs stay what they were
+    Method('hwprune-1e-4', 'hwprune', {'regularization': 1e-4, 'end': 50, 'normalization': 'mean'}, rfs='first',
+           targets=FEW_TARGETS),
+    Method('hwprune-mean', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'normalization': 'mean'},
+           group='ablation'),
+    Method('hwprune-flat', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'flat': True, 'normalization': 'mean'},
+           group='ablation'),
     Method('tfmot', 'tfmot', {'block': False}, stacks=('keras2',)),
     Method('tfmot-block', 'tfmot', {'block': True}, stacks=('keras2',)),
     Method('pquant-cs', 'pquant', {'method': 'cs'}, stacks=('keras3',), rfs='first'),
     Method('pquant-pdp', 'pquant', {'method': 'pdp'}, stacks=('keras3',), rfs='first'),
     Method('dense-small', 'dense'),
-    Method('hwprune-flat-end50', 'hwprune', {'regularization': 'auto', 'end': 50, 'flat': True}, rfs='first',
+    Method('hwprune-flat-end50', 'hwprune', {'regularization': 'auto', 'end': 50, 'flat': True, 'normalization': 'mean'},
+           rfs='first', targets=ABLATION_TARGETS, group='ablation'),
+    Method('hwprune-1e-4-endauto', 'hwprune', {'regularization': 1e-4, 'end': 'auto', 'normalization': 'mean'},
+           rfs='first', targets=ABLATION_TARGETS, group='ablation'),
+    Method('hwprune-3e-3', 'hwprune', {'regularization': 3e-3, 'end': 'auto', 'normalization': 'mean'}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
-    Method('hwprune-1e-4-endauto', 'hwprune', {'regularization': 1e-4, 'end': 'auto'}, rfs='first',
-           targets=ABLATION_TARGETS, group='ablation'),
-    Method('hwprune-3e-3', 'hwprune', {'regularization': 3e-3, 'end': 'auto'}, rfs='first',
+    Method('hwprune-regrowth', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'regrowth': True}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
 ]}
 GROUPS = {'protocol': [m for m in METHODS if METHODS[m].group == 'protocol'],
           'ablation': ['hwprune-1e-4', 'hwprune-flat-end50', 'hwprune-1e-4-endauto', 'hwprune-flat', 'hwprune-3e-3',
-                       'hwprune'],
+                       'hwprune-mean', 'hwprune-regrowth', 'hwprune'],
           'all': list(METHODS)}
 
 
@@ -200,6 +208,7 @@ def run_hwprune(base, task, rf, fraction, seed, options, args):
     else:                                      # the old defaults: the budget reaches its end at epoch 50 of 150
         budget = hwprune.PolynomialBudget(final=fraction, end=max(1, int(round(args.epochs * end / 150))))
     kwargs = {} if options['regularization'] == 'auto' else {'regularization': options['regularization']}
+    kwargs.update({k: options[k] for k in ('normalization', 'regrowth') if k in options})
     kind = FlatStrength if options.get('flat') else hwprune.HardwarePruning
     cb = kind(cfg, budget=budget, validation_data=(task.x_val, task.y_val), verbose=0, **kwargs)
     timer = EpochTimer()
@@ -562,7 +571,7 @@ def fewest(rows) -> list[str]:
     return out
 
 
-MARKERS = {'hwprune': 'o', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
+MARKERS = {'hwprune': 'o', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
            'dense-small': 'P', 'hwprune-1e-4-endauto': '>', 'hwprune-3e-3': 'h'}
 
 
@@ -637,7 +646,31 @@ def markdown(rows) -> str:
     return '\n'.join(out)
 
 
+#: Methods whose masks do not depend on the reuse factor (no DSP target of their own at RF > 2:
+#: tfmot prunes single weights, PQuant learns single-weight masks). Their RF 2 runs are costed
+#: at every other RF too, from the nonzeros per layer (``recosted``).
+RF_FREE = ('tfmot', 'pquant-cs', 'pquant-pdp')
+
+
+def recosted(records) -> list[dict]:
+    """The RF 2 runs of :data:`RF_FREE` methods costed at RF 4, 8 and 16.
+
+    A Dense layer converts to Latency, where the multiplier limit is ``ceil(nnz / RF)``
+    (``hwprune.estimate`` counts the same way), so the same masks cost ``sum ceil(nnz_l / RF)``
+    at any RF; target ``rf2-<target>`` names the run they come from."""
+    out = []
+    for r in records:
+        if r['method'] not in RF_FREE or r['rf'] != 2 or 'alive' not in r:
+            continue
+        for rf in ALL_RFS[1:]:
+            layers = {name: float(-(-n // rf)) for name, n in zip(r['layers'], r['alive']['nnz'])}
+            out.append(r | {'rf': rf, 'target': f"rf2-{r['target']}", 'DSP': sum(layers.values()),
+                            'DSP_stripped': None, 'layers': layers, 'recosted_from_rf': 2})
+    return out
+
+
 def report(records, out_json, png_stem, extra=None):
+    records = records + recosted(records)
     rows = aggregate(records)
     print()
     print(summary_table(rows))

@@ -38,3 +38,18 @@ def test_normalize():
 def test_bad_input(call, argument):
     with pytest.raises((ValueError, TypeError), match=f'`{argument}`.*Received'):
         call()
+
+
+def test_max_normalization_does_not_lift_a_thinned_layer():
+    """The survivors of a layer score the same under 'max' however many of its groups are pruned
+    already (zeros); under 'mean' they rise with the pruned share, holding budget in thin layers."""
+    survivors = np.array([0.5, 1.0, 2.0])
+    thinned = np.concatenate([survivors, np.zeros(27)])
+    assert np.allclose(normalize(thinned, 'max')[:3], normalize(survivors, 'max'))
+    assert np.allclose(normalize(thinned, 'mean')[:3], 10 * normalize(survivors, 'mean'))
+
+
+def test_the_pruner_normalises_by_the_max_by_default():
+    import inspect
+    from hwprune.pruning import Pruner
+    assert inspect.signature(Pruner).parameters['normalization'].default == 'max'

@@ -85,6 +85,54 @@ def test_dead_units_release_their_consumers_budget_and_are_folded():
     assert result.rounds == 2
 
 
+def test_units_dead_after_a_fold_are_folded_in_turn(monkeypatch):
+    """Unit 0 of ``b`` keeps one weight, reading ``a``'s dead unit 0: once that is folded, ``b``'s
+    unit 0 emits a constant too and is folded into ``c`` in the same step."""
+    import hwprune.pruning as pruning
+    monkeypatch.setattr(pruning, 'DEAD_UNIT_ROUNDS', 1)  # no second selection round to find it
+    target = Params()
+    a, b, c = layer(target, 'a', (2, 2)), layer(target, 'b', (2, 2)), layer(target, 'c', (2, 1))
+    pruner = Pruner(target, [a, b, c], links=[(0, 1), (1, 2)], protect_outputs=False, normalization='none')
+    ka = np.array([[0.01, 5.0], [0.01, 5.0]])
+    kb = np.array([[9.0, 0.02], [0.02, 5.0]])
+    kc = np.array([[3.0], [4.0]])
+    calls = []
+
+    def fold(p, c, units):
+        calls.append((p, c, units.tolist()))
+        return True
+
+    result = pruner.step([ka, kb, kc], capacity=[6], fold=fold)
+    assert calls == [(0, 1, [True, False]), (1, 2, [True, False])]
+    assert result.masks[1].tolist() == [[0, 0], [0, 1]]
+    assert result.masks[2].ravel().tolist() == [0, 1]
+    assert c.dead_inputs.tolist() == [True, False]
+
+
+def test_selection_rounds_keep_the_best_one(monkeypatch):
+    """When the rounds move freed budget around without settling, the step keeps the round whose
+    groups are worth most, and drops what units nobody reads still hold."""
+    import hwprune.pruning as pruning
+    target = Params()
+    a, b = layer(target, 'a', (2, 3)), layer(target, 'b', (3, 1))
+    pruner = Pruner(target, [a, b], links=[(0, 1)], protect_outputs=False, normalization='none')
+    worths = []
+    real = pruning.Pruner._worth
+
+    def spy(self, scores, masks):
+        worths.append(real(self, scores, masks))
+        return worths[-1]
+
+    monkeypatch.setattr(pruning.Pruner, '_worth', spy)
+    ka = np.array([[1.0, 1.0, 8.0], [1.0, 1.0, 8.0]])
+    kb = np.array([[5.0], [5.0], [0.01]])
+    result = pruner.step([ka, kb], capacity=[5])
+    used = sum(float(np.sum(np.abs(k) * (m != 0))) for k, m in zip([ka, kb], result.masks))
+    assert used == pytest.approx(max(worths))
+    for m, following in ((result.masks[0], result.masks[1]), ):
+        assert np.array_equal(np.any(m != 0, axis=0), np.any(following != 0, axis=1))  # no unit unread
+
+
 def test_unfoldable_dead_units_keep_their_consumer_weights():
     target = Params()
     a, b = layer(target, 'a', (2, 3)), layer(target, 'b', (3, 1))

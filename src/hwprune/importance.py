@@ -1,7 +1,10 @@
 """Group importance scores, from weights (and gradients), per group of a layout.
 
 Scores are non-negative. For a selection across layers (one global knapsack) they are
-normalised per layer so that a layer with large weights does not win by scale alone.
+normalised per layer so that a layer with large weights does not win by scale alone. The
+callback divides by each layer's largest score (``'max'``); dividing by the mean over all
+groups (``'mean'``, pruned groups included) would lift a layer's survivors by how much of it is
+already pruned.
 
 Example:
     >>> import numpy as np

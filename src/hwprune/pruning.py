@@ -168,7 +168,9 @@ class Pruner:
             constant consumer input that can be folded (direct Dense/Conv links; see
             :func:`hwprune.keras.deadunits.find_links`).
         importance: ``'l2'``, ``'l1'`` or ``'taylor'`` (needs gradients at each step).
-        normalization: per-layer normalisation of importance.
+        normalization: per-layer normalisation of importance: ``'max'`` (default: each layer's
+            scores over its largest), ``'mean'``, ``'sum'`` or ``'none'``
+            (:func:`hwprune.importance.normalize`).
         method: knapsack method (:func:`hwprune.solve_knapsack`).
         regrowth: groups pruned at one step may come back at a later one.
         protect_outputs: keep one group of every output unit and a path of live groups back to
@@ -178,7 +180,7 @@ class Pruner:
     """
 
     def __init__(self, target: Target, layers: Sequence[PrunedLayer], links: Sequence[tuple] = (), *,
-                 importance: str = 'l2', normalization: str = 'mean', method: str = 'auto', regrowth: bool = False,
+                 importance: str = 'l2', normalization: str = 'max', method: str = 'auto', regrowth: bool = False,
                  protect_outputs: bool = True, weights: Mapping[str, float] | None = None):
         if not isinstance(target, Target):
             raise invalid('target', target, 'a hwprune Target', TypeError)
@@ -252,24 +254,72 @@ class Pruner:
                 raise invalid('gradients', None, "gradients of the loss for importance='taylor'")
             gradients = [None] * len(self.layers)
 
+        # Rounds: a unit left with no weights in (dead) or none out (unread) makes the weights that
+        # read it or compute it worthless, so the knapsack runs again without them. Each round's
+        # selection, with the weights of units nobody reads dropped (within budget: it only
+        # removes), is worth the importance of the groups it still uses; the best round wins
+        # (the rounds need not converge: freed budget can move to another layer and strand others).
+        base = self._scores(kernels, gradients, [layer.dead_inputs for layer in self.layers])
         dead_in = [layer.dead_inputs.copy() for layer in self.layers]
         unread = [np.zeros(layer.kernel_shape[-1], bool) for layer in self.layers]
-        rounds = 0
+        best, rounds = None, 0
         for rounds in range(1, DEAD_UNIT_ROUNDS + 1):
             keeps = self.select(kernels, capacity, gradients, dead_in, unread)
             masks = [layer.model.layout.expand(k.astype(np.float32), fill=1.0) * output_mask(layer.kernel_shape, u)
                      for layer, k, u in zip(self.layers, keeps, unread)]
+            cleaned = self._drop_unread(masks)
+            worth = self._worth(base, cleaned)
+            if best is None or worth >= best[0]:
+                best = (worth, keeps, cleaned)
             new_dead, new_unread = self._dead_after(masks)
             if all(np.array_equal(a, b) for a, b in zip(new_dead + new_unread, dead_in + unread)):
                 break
             dead_in, unread = new_dead, new_unread
-        dead_in, _ = self._dead_after(masks)  # only units really dead in the final selection are folded
-        self._fold(dead_in, fold)
+        _, keeps, masks = best
+        # only units really dead in the final selection are folded; a unit whose every kept weight
+        # read folded units is dead in turn (down the links, one layer per pass)
+        for _ in range(len(self.layers)):
+            before = [layer.dead_inputs.copy() for layer in self.layers]
+            dead_in, _ = self._dead_after([m * input_mask(layer.kernel_shape, layer.dead_inputs)
+                                           for layer, m in zip(self.layers, masks)])
+            self._fold(dead_in, fold)
+            if all(np.array_equal(a, layer.dead_inputs) for a, layer in zip(before, self.layers)):
+                break
         final = []
         for layer, keep, mask in zip(self.layers, keeps, masks):
-            layer.keep = np.asarray(keep, bool)
+            # groups the unread units held are pruned too (they are zero in the mask)
+            layer.keep = np.asarray(keep, bool) & layer.model.layout.alive(mask)
             final.append(mask * input_mask(layer.kernel_shape, layer.dead_inputs))
-        return StepResult(final, [k.copy() for k in keeps], rounds)
+        return StepResult(final, [layer.keep.copy() for layer in self.layers], rounds)
+
+    def _scores(self, kernels, gradients, dead_in) -> list[np.ndarray]:
+        """Normalised importance of every group, the weights reading constants excluded."""
+        return [normalize(group_importance(kernel * input_mask(kernel.shape, dead), layer.model.layout,
+                                           self.importance, grad), self.normalization)
+                for layer, kernel, grad, dead in zip(self.layers, kernels, gradients, dead_in)]
+
+    def _worth(self, scores, masks) -> float:
+        """Importance of the groups ``masks`` use (weights reading a dead unit are folded: not used)."""
+        dead, _ = self._dead_after(masks)
+        return float(sum(np.sum(score[layer.model.layout.alive(mask * input_mask(layer.kernel_shape, d))])
+                         for layer, score, mask, d in zip(self.layers, scores, masks, dead)))
+
+    def _drop_unread(self, masks):
+        """Zero the weights of units no consumer reads, until none is left (the selection rounds
+        may stop with some: each round's knapsack can buy groups that leave others unread).
+        Only removes weights, so the use stays within the step's budget, and the use reported is
+        that of the model :func:`hwprune.strip` builds."""
+        masks = list(masks)
+        while True:
+            _, unread = self._dead_after(masks)
+            changed = False
+            for i, (layer, gone) in enumerate(zip(self.layers, unread)):
+                holding = gone & ~dead_units(masks[i])
+                if holding.any():
+                    masks[i] = masks[i] * output_mask(layer.kernel_shape, gone)
+                    changed = True
+            if not changed:
+                return masks
 
     def _dead_after(self, masks):
         """Inputs reading a unit with no weights left (a constant), and units no consumer reads."""

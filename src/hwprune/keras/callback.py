@@ -194,7 +194,10 @@ class HardwarePruning(keras.callbacks.Callback):
         update: ``'epoch'`` (schedule steps are epochs; pruning runs at the start of an epoch) or
             ``'step'`` (optimizer steps; pruning runs before a batch).
         importance: ``'l2'``, ``'l1'`` or ``'taylor'`` (needs ``importance_data``).
-        normalization: per-layer normalisation of importance (``'mean'``, ``'max'``, ``'sum'``, ``'none'``).
+        normalization: per-layer normalisation of importance: ``'max'`` (default: each layer's
+            scores over its largest group's), ``'mean'``, ``'sum'`` or ``'none'``. ``'mean'`` (the
+            mean over all groups, pruned ones included) lifts the survivors of a layer the more it is
+            already pruned, which holds budget in the thinned layers; ``'max'`` does not.
         importance_data: ``(x, y)`` for Taylor importance (a few batches are used).
         importance_batches: batches of ``importance_data`` averaged for Taylor importance.
         regularization: group-lasso strength lambda (0 disables it), or ``'auto'`` (default):
@@ -205,7 +208,10 @@ class HardwarePruning(keras.callbacks.Callback):
             :data:`FALLBACK_REGULARIZATION`, with a message.
         regularization_after_end: factor applied to lambda once the budget reaches its end.
         method: knapsack method (see :func:`hwprune.solve_knapsack`).
-        regrowth: let groups pruned at one step come back at a later one.
+        regrowth: soft pruning: a step zeroes the groups it prunes, but they keep training until
+            the next step, where they compete again with the groups it kept (a group whose data
+            gradient beats the group-lasso pull grows back); from the budget's end on the masks
+            hold. Without it (default) a pruned group stays at zero.
         monitor: metric guarded against accuracy loss (e.g. ``'val_accuracy'``); ``None``: no guard.
         mode: ``'max'`` or ``'min'`` (default: ``'min'`` for names containing "loss").
         tolerance: relative loss of the monitored metric allowed against the baseline.
@@ -230,7 +236,7 @@ class HardwarePruning(keras.callbacks.Callback):
     """
 
     def __init__(self, target, resources=None, budget=0.5, *, layers: Sequence[str] | None = None,
-                 update: str = 'epoch', importance: str = 'l2', normalization: str = 'mean',
+                 update: str = 'epoch', importance: str = 'l2', normalization: str = 'max',
                  importance_data=None, importance_batches: int = 4, regularization: float | str = 'auto',
                  regularization_after_end: float = 0.0, method: str = 'auto', regrowth: bool = False,
                  monitor: str | None = None, mode: str | None = None, tolerance: float = 0.01,
@@ -672,7 +678,9 @@ class HardwarePruning(keras.callbacks.Callback):
     def _usage_matrix(self) -> np.ndarray:
         # QKeras kernels after their quantizer, as hls4ml builds them (the knapsack's group costs
         # count float nonzeros, so the selected use is an upper bound of this)
-        return self.pruner_.usage([e.unit.firmware_kernel() for e in self.entries_])
+        # (times the masks: with regrowth, pruned weights move between steps but are not part of
+        # the pruned model until a step brings them back)
+        return self.pruner_.usage([e.unit.firmware_kernel() * e.mask.numpy() for e in self.entries_])
 
     def _gradients(self):
         x, y = self.importance_data[0], self.importance_data[1]
@@ -697,8 +705,11 @@ class HardwarePruning(keras.callbacks.Callback):
         kernels = [e.kernel.numpy() for e in self.entries_]
         # the fold hook adds dead units' constants to consumer biases before the masks zero them
         result = self.pruner_.step(kernels, capacity, grads, fold=self._fold if self.fold_dead_units else None)
+        # with regrowth, pruned weights are zeroed now but train on until the next step, where they
+        # compete again by their new magnitude (soft pruning); from the budget's end on, masks hold
+        hold = not self.regrowth or self._past_end(step)
         for entry, mask in zip(self.entries_, result.masks):
-            entry.mask.set(mask)
+            entry.mask.set(mask, hold=hold)
         self.pruning_steps += 1
         self._last_capacity = capacity
         usage = self._usage_matrix().sum(axis=0)

@@ -45,6 +45,7 @@ class KernelMask:
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self._installed = False
         self._saved = None
+        self._keep = np.ones(tuple(kernel.shape), self.dtype)
 
     def install(self) -> None:
         """Make the optimizer apply the mask after each update (idempotent)."""
@@ -61,16 +62,22 @@ class KernelMask:
         hooks.set_constraint(self.kernel, self._saved)
         self._installed, self._saved = False, None
 
-    def set(self, mask: np.ndarray) -> None:
-        """Set the mask (kernel-shaped 0/1 array) and zero the masked weights now."""
-        self.mask.assign(np.asarray(mask, dtype=self.dtype))
+    def set(self, mask: np.ndarray, hold: bool = True) -> None:
+        """Set the mask (kernel-shaped 0/1 array) and zero the masked weights now.
+
+        ``hold=False`` zeroes them once but lets the optimizer move them again until the next
+        ``set`` (soft pruning: pruned weights may grow back and win their place again); the mask
+        itself (:meth:`numpy`, :meth:`apply`) is still ``mask``."""
+        self._keep = np.asarray(mask, dtype=self.dtype)
+        self.mask.assign(self._keep if hold else np.ones_like(self._keep))
         self.apply()
 
     def apply(self) -> None:
-        self.kernel.assign(self.kernel.numpy() * self.mask.numpy())
+        """Zero the masked weights now."""
+        self.kernel.assign(self.kernel.numpy() * self._keep)
 
     def numpy(self) -> np.ndarray:
-        return self.mask.numpy()
+        return self._keep.copy()
 
 
 __all__ = ['KernelMask', 'MaskConstraint']
