@@ -259,7 +259,7 @@ class Pruner:
         # selection, with the weights of units nobody reads dropped (within budget: it only
         # removes), is worth the importance of the groups it still uses; the best round wins
         # (the rounds need not converge: freed budget can move to another layer and strand others).
-        base = self._scores(kernels, gradients, [layer.dead_inputs for layer in self.layers])
+        _, base = self._live_scores(kernels, gradients, [layer.dead_inputs for layer in self.layers])
         dead_in = [layer.dead_inputs.copy() for layer in self.layers]
         unread = [np.zeros(layer.kernel_shape[-1], bool) for layer in self.layers]
         best, rounds = None, 0
@@ -291,12 +291,6 @@ class Pruner:
             layer.keep = np.asarray(keep, bool) & layer.model.layout.alive(mask)
             final.append(mask * input_mask(layer.kernel_shape, layer.dead_inputs))
         return StepResult(final, [layer.keep.copy() for layer in self.layers], rounds)
-
-    def _scores(self, kernels, gradients, dead_in) -> list[np.ndarray]:
-        """Normalised importance of every group, the weights reading constants excluded."""
-        return [normalize(group_importance(kernel * input_mask(kernel.shape, dead), layer.model.layout,
-                                           self.importance, grad), self.normalization)
-                for layer, kernel, grad, dead in zip(self.layers, kernels, gradients, dead_in)]
 
     def _worth(self, scores, masks) -> float:
         """Importance of the groups ``masks`` use (weights reading a dead unit are folded: not used)."""
@@ -349,21 +343,28 @@ class Pruner:
         gradients = gradients if gradients is not None else [None] * len(self.layers)
         dead_in = dead_in if dead_in is not None else [layer.dead_inputs for layer in self.layers]
         unread = unread if unread is not None else [np.zeros(layer.kernel_shape[-1], bool) for layer in self.layers]
-        scores, lives = [], []
-        for layer, kernel, grad, dead, gone in zip(self.layers, kernels, gradients, dead_in, unread):
-            # weights reading a constant, or computing a unit nobody reads, are worth nothing
-            live = kernel * input_mask(kernel.shape, dead) * output_mask(kernel.shape, gone)
-            value = group_importance(live, layer.model.layout, self.importance, grad)
-            value = normalize(value, self.normalization)
-            # without regrowth a pruned group is worth nothing; with it, whatever its weights are now
-            scores.append(value if self.regrowth else value * layer.keep)
-            lives.append(live)
+        lives, values = self._live_scores(kernels, gradients, dead_in, unread)
+        # without regrowth a pruned group is worth nothing; with it, whatever its weights are now
+        scores = values if self.regrowth else [value * layer.keep for value, layer in zip(values, self.layers)]
         required = self.required_paths(lives, scores)
         states = [LayerState(model=model, kernel=live, keep=layer.keep.copy(), importance=score, gradient=grad,
                              required=req)
                   for layer, model, live, score, grad, req in zip(self.layers, self._selection_models, lives, scores,
                                                                   gradients, required)]
         return self.target.select(states, capacity, method=self.method, regrowth=self.regrowth)
+
+    def _live_scores(self, kernels, gradients, dead_in, unread=None) -> tuple[list, list]:
+        """The kernels without the weights that read a constant (``dead_in``) or compute a unit
+        nobody reads (``unread``), which are worth nothing, and every group's normalised importance."""
+        lives, values = [], []
+        for i, (layer, kernel, grad, dead) in enumerate(zip(self.layers, kernels, gradients, dead_in)):
+            live = kernel * input_mask(kernel.shape, dead)
+            if unread is not None:
+                live = live * output_mask(kernel.shape, unread[i])
+            lives.append(live)
+            values.append(normalize(group_importance(live, layer.model.layout, self.importance, grad),
+                                    self.normalization))
+        return lives, values
 
     def required_paths(self, kernels, scores) -> list[np.ndarray | None]:
         """With ``protect_outputs``: for every output unit its best live group, and back along the
