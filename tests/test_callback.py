@@ -289,6 +289,44 @@ def test_resume_continues_with_identical_masks(tmp_path):
     assert second.usage()['DSP'] <= 0.3 * first.initial_usage[0] + 1e-9
 
 
+def test_resume_with_regrowth_keeps_the_moving_pruned_weights(tmp_path):
+    # soft pruning: between steps pruned weights train on; a resume must not zero them (the
+    # uninterrupted run would not) nor hold them until the next step
+    x, y = data(512)
+    state = str(tmp_path / 'state.npz')
+    weights = str(tmp_path / 'ckpt.weights.h5')
+    budget = hwprune.PolynomialBudget(final=0.3, initial=0.5, begin=0, end=4)
+    model = dense_model(optimizer=keras.optimizers.Adam(0.02))
+    first = hwprune.HardwarePruning(target(strategy='latency'), budget=budget, regrowth=True, regularization=0.0,
+                                    state_path=state, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0,
+              callbacks=[first, keras.callbacks.ModelCheckpoint(weights, save_weights_only=True)])
+    masks = [e.mask.numpy().copy() for e in first.layers_]
+    resumed = dense_model(seed=5, optimizer=keras.optimizers.Adam(0.02))
+    resumed.load_weights(weights)  # the checkpoint of the last epoch (fit's end applied the masks)
+    saved = [resumed.get_layer(e.info.name).kernel.numpy().copy() for e in first.layers_]
+    assert sum(int(np.sum(k[m == 0] != 0)) for k, m in zip(saved, masks)) > 0  # they were moving
+    second = hwprune.HardwarePruning(target(strategy='latency'), budget=budget, regrowth=True, regularization=0.0,
+                                     state_path=state, verbose=0)
+    seen = {}
+
+    class Peek(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen['kernels'] = [e.kernel.numpy().copy() for e in second.layers_]
+            seen['masks'] = [e.mask.numpy().copy() for e in second.layers_]
+            seen['held'] = [e.mask.mask.numpy().copy() for e in second.layers_]
+
+    resumed.fit(x, y, epochs=6, initial_epoch=2, batch_size=64, callbacks=[second, Peek()], verbose=0)
+    for a, b in zip(saved, seen['kernels']):
+        np.testing.assert_array_equal(a, b)
+    for a, b, held in zip(masks, seen['masks'], seen['held']):
+        assert np.array_equal(a, b)
+        assert np.all(held == 1)  # not holding before the next step
+    for entry in second.layers_:  # from the end on the masks hold
+        assert np.all(entry.kernel.numpy()[entry.mask.numpy() == 0] == 0.0)
+    assert second.usage()['DSP'] <= 0.3 * first.initial_usage[0] + 1e-9
+
+
 def test_trained_model_loads_without_hwprune(tmp_path):
     x, y = data(256)
     model = dense_model()

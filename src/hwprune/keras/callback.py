@@ -670,6 +670,15 @@ class HardwarePruning(keras.callbacks.Callback):
     def _past_end(self, step: int) -> bool:
         return all(getattr(s, 'end', -1) != -1 and step >= s.end for s in self._all_schedules())
 
+    def _holds(self, step: int | None) -> bool:
+        """Whether the masks set at ``step`` hold pruned weights at zero. With regrowth, pruned
+        weights are zeroed by a step but train on until the next, where they compete again by
+        their new magnitude (soft pruning); from the budget's end on, masks hold."""
+        return not self.regrowth or (step is not None and self._past_end(step))
+
+    def _last_step(self) -> int | None:
+        return self.history[-1]['step'] if self.history else None
+
     def fractions(self, step: int) -> np.ndarray:
         """Budget fraction of each constrained resource at ``step`` (guard-frozen values win)."""
         f = np.array([self.schedule_for(r)(step) for r in self.resources_])
@@ -705,11 +714,8 @@ class HardwarePruning(keras.callbacks.Callback):
         kernels = [e.kernel.numpy() for e in self.entries_]
         # the fold hook adds dead units' constants to consumer biases before the masks zero them
         result = self.pruner_.step(kernels, capacity, grads, fold=self._fold if self.fold_dead_units else None)
-        # with regrowth, pruned weights are zeroed now but train on until the next step, where they
-        # compete again by their new magnitude (soft pruning); from the budget's end on, masks hold
-        hold = not self.regrowth or self._past_end(step)
         for entry, mask in zip(self.entries_, result.masks):
-            entry.mask.set(mask, hold=hold)
+            entry.mask.set(mask, hold=self._holds(step))
         self.pruning_steps += 1
         self._last_capacity = capacity
         usage = self._usage_matrix().sum(axis=0)
@@ -779,8 +785,14 @@ class HardwarePruning(keras.callbacks.Callback):
     def _restore(self, payload: dict):
         self.model.set_weights(payload['weights'])
         self.pruner_.set_state(payload['pruner'])
-        for entry, mask in zip(self.entries_, payload['masks']):
-            entry.mask.set(mask)
+        self._set_masks(payload['masks'])
+
+    def _set_masks(self, masks) -> None:
+        """Masks of a saved state, holding as they did when it was saved; weights that were
+        moving under soft pruning (regrowth) keep the values restored with them."""
+        hold = self._holds(self._last_step())
+        for entry, mask in zip(self.entries_, masks):
+            entry.mask.set(mask, hold=hold, zero=hold)
 
     # ------------------------------------------------------------------ resume
     def get_state(self) -> dict[str, Any]:
@@ -797,12 +809,11 @@ class HardwarePruning(keras.callbacks.Callback):
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`get_state` dict (after ``on_train_begin`` has bound the layers)."""
         self.pruner_.set_state(state)
-        for entry, mask in zip(self.entries_, state['masks']):
-            mask = np.asarray(mask)
+        masks = [np.asarray(m) for m in state['masks']]
+        for entry, mask in zip(self.entries_, masks):
             if mask.shape != tuple(entry.kernel.shape):
                 raise invalid('state', entry.info.name, f'a mask of shape {tuple(entry.kernel.shape)} for layer '
                               f'{entry.info.name!r} (is the state from another model?)')
-            entry.mask.set(mask)
         self.initial_usage = np.asarray(state['initial_usage'], np.float64)
         self.pruning_steps = int(state['pruning_steps'])
         if self._guard is not None:
@@ -810,6 +821,7 @@ class HardwarePruning(keras.callbacks.Callback):
                 self._guard.baseline = state['baseline']
             self._guard.frozen = None if state['frozen'] is None else np.asarray(state['frozen'])
         self.history = list(state['history'])
+        self._set_masks(masks)
         self._last_capacity = None if state.get('last_capacity') is None else np.asarray(state['last_capacity'])
 
     def save_state(self, path: str, epoch: int | None = None) -> None:

@@ -62,15 +62,17 @@ class KernelMask:
         hooks.set_constraint(self.kernel, self._saved)
         self._installed, self._saved = False, None
 
-    def set(self, mask: np.ndarray, hold: bool = True) -> None:
+    def set(self, mask: np.ndarray, hold: bool = True, zero: bool = True) -> None:
         """Set the mask (kernel-shaped 0/1 array) and zero the masked weights now.
 
-        ``hold=False`` zeroes them once but lets the optimizer move them again until the next
-        ``set`` (soft pruning: pruned weights may grow back and win their place again); the mask
-        itself (:meth:`numpy`, :meth:`apply`) is still ``mask``."""
+        ``hold=False`` lets the optimizer move the masked weights again until the next ``set``
+        (soft pruning: pruned weights may grow back and win their place again); the mask itself
+        (:meth:`numpy`, :meth:`apply`) is still ``mask``. ``zero=False`` leaves the weights as they
+        are (restoring a state whose weights were saved with it)."""
         self._keep = np.asarray(mask, dtype=self.dtype)
         self.mask.assign(self._keep if hold else np.ones_like(self._keep))
-        self.apply()
+        if zero:
+            self.apply()
 
     def apply(self) -> None:
         """Zero the masked weights now."""
