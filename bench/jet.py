@@ -52,11 +52,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from unittest import mock
+
 import numpy as np
 
 from _common import RESULTS, WIDTHS, EpochTimer, accuracy, hls_config, jet_model, keras, stack, table, write_json
 
 import hwprune
+import hwprune.keras.callback as hwprune_callback
 from hwprune.data import jet_task
 
 N_WEIGHTS = 16 * 64 + 64 * 32 + 32 * 32 + 32 * 5
@@ -86,30 +89,32 @@ class Method:
 
 METHODS = {m.name: m for m in [
     Method('hwprune', 'hwprune', {'regularization': 'auto', 'end': 'auto'}),
-    # the ablation pins normalization='mean' (the default before 'max'), so its cached runs stay what they were
+    # the ablation pins normalization='mean' (the default before 'max') and the strength ratio 0.3 (the
+    # default before 0.18), so its cached runs stay what they were
+    Method('hwprune-0.3', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'ratio': 0.3}, group='ablation'),
     Method('hwprune-1e-4', 'hwprune', {'regularization': 1e-4, 'end': 50, 'normalization': 'mean'}, rfs='first',
            targets=FEW_TARGETS),
-    Method('hwprune-mean', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'normalization': 'mean'},
+    Method('hwprune-mean', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'normalization': 'mean', 'ratio': 0.3},
            group='ablation'),
-    Method('hwprune-flat', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'flat': True, 'normalization': 'mean'},
+    Method('hwprune-flat', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'flat': True, 'normalization': 'mean', 'ratio': 0.3},
            group='ablation'),
     Method('tfmot', 'tfmot', {'block': False}, stacks=('keras2',)),
     Method('tfmot-block', 'tfmot', {'block': True}, stacks=('keras2',)),
     Method('pquant-cs', 'pquant', {'method': 'cs'}, stacks=('keras3',), rfs='first'),
     Method('pquant-pdp', 'pquant', {'method': 'pdp'}, stacks=('keras3',), rfs='first'),
     Method('dense-small', 'dense'),
-    Method('hwprune-flat-end50', 'hwprune', {'regularization': 'auto', 'end': 50, 'flat': True, 'normalization': 'mean'},
+    Method('hwprune-flat-end50', 'hwprune', {'regularization': 'auto', 'end': 50, 'flat': True, 'normalization': 'mean', 'ratio': 0.3},
            rfs='first', targets=ABLATION_TARGETS, group='ablation'),
     Method('hwprune-1e-4-endauto', 'hwprune', {'regularization': 1e-4, 'end': 'auto', 'normalization': 'mean'},
            rfs='first', targets=ABLATION_TARGETS, group='ablation'),
     Method('hwprune-3e-3', 'hwprune', {'regularization': 3e-3, 'end': 'auto', 'normalization': 'mean'}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
-    Method('hwprune-regrowth', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'regrowth': True}, rfs='first',
+    Method('hwprune-regrowth', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'regrowth': True, 'ratio': 0.3}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
 ]}
 GROUPS = {'protocol': [m for m in METHODS if METHODS[m].group == 'protocol'],
           'ablation': ['hwprune-1e-4', 'hwprune-flat-end50', 'hwprune-1e-4-endauto', 'hwprune-flat', 'hwprune-3e-3',
-                       'hwprune-mean', 'hwprune-regrowth', 'hwprune'],
+                       'hwprune-mean', 'hwprune-regrowth', 'hwprune-0.3', 'hwprune'],
           'all': list(METHODS)}
 
 
@@ -212,8 +217,11 @@ def run_hwprune(base, task, rf, fraction, seed, options, args):
     kind = FlatStrength if options.get('flat') else hwprune.HardwarePruning
     cb = kind(cfg, budget=budget, validation_data=(task.x_val, task.y_val), verbose=0, **kwargs)
     timer = EpochTimer()
+    # an ablation's strength ratio (regularization='auto' measures the strength when fit starts)
+    ratio = options.get('ratio', hwprune_callback.REGULARIZATION_GRADIENT_RATIO)
     start = time.perf_counter()
-    model.fit(task.x_train, task.y_train, epochs=args.epochs, batch_size=256, verbose=0, callbacks=[cb, timer])
+    with mock.patch.object(hwprune_callback, 'REGULARIZATION_GRADIENT_RATIO', ratio):
+        model.fit(task.x_train, task.y_train, epochs=args.epochs, batch_size=256, verbose=0, callbacks=[cb, timer])
     seconds = time.perf_counter() - start
     # the strength used while the budget falls (regularization='auto': measured at the start of fit;
     # the variable itself is 0 after the budget's end, regularization_after_end=0)
@@ -224,7 +232,7 @@ def run_hwprune(base, task, rf, fraction, seed, options, args):
 
 
 class FlatStrength(hwprune.HardwarePruning):
-    """regularization='auto' without the budget factor: 0.3 x the gradients whatever the budget."""
+    """regularization='auto' without the budget factor: the full ratio x the gradients whatever the budget."""
 
     def budget_factor(self) -> float:
         return 1.0
@@ -571,7 +579,7 @@ def fewest(rows) -> list[str]:
     return out
 
 
-MARKERS = {'hwprune': 'o', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
+MARKERS = {'hwprune': 'o', 'hwprune-0.3': 'h', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
            'dense-small': 'P', 'hwprune-1e-4-endauto': '>', 'hwprune-3e-3': 'h'}
 
 

@@ -634,7 +634,7 @@ def test_progress_lines_and_logs_for_every_callback(tmp_path, capsys):
 
 
 def test_auto_strength_follows_the_gradients_and_fractions_fall_over_the_run(capsys):
-    """regularization='auto' (default) is 0.3 x the mean |dL/dw| on validation_data (times 1/(12 f) for a
+    """regularization='auto' (default) is 0.18 x the mean |dL/dw| on validation_data (times 1/(12 f) for a
     budget f looser than 12x); a fraction budget falls to its final value by 85 % of the epochs and
     fine-tunes the rest."""
     from hwprune.keras.callback import REGULARIZATION_GRADIENT_RATIO
@@ -652,7 +652,8 @@ def test_auto_strength_follows_the_gradients_and_fractions_fall_over_the_run(cap
     assert [h['step'] for h in cb.history] == list(range(9))
     assert cb.history[-1]['fractions'] == [pytest.approx(0.3)] and cb.history[0]['fractions'] == [1.0]
     assert cb.usage()['DSP'] <= 0.3 * cb.initial_usage[0] + 1e-9
-    # the strength the run used: 0.3 x the gradient scale of the model it started from
+    # the strength the run used: the ratio x the gradient scale of the model it started from
+    assert REGULARIZATION_GRADIENT_RATIO == 0.18
     fresh = dense_model(optimizer=keras.optimizers.SGD(learning_rate=0.0))  # the weights stay as measured
     probe = hwprune.HardwarePruning(target(), budget=1.0, validation_data=(xv, yv), verbose=0)
     fresh.fit(x[:64], y[:64], epochs=1, callbacks=[probe], verbose=0)
