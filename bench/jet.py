@@ -26,11 +26,13 @@ Methods (``--methods``; a method missing from the running stack is skipped with 
                         100 steps); -block: block_size=(RF, 1), hls4ml's DSP groups (Keras 2 stack only)
   pquant-cs, pquant-pdp PQuant (pquant-ml) continuous sparsification and PDP (Keras 3 stack only)
   dense-small           narrower nets (32-16-16 ... 12-8-8) trained from scratch
-  ablation              hwprune-mean (importance normalised by each layer's mean instead of its max: the
+  ablation              hwprune-0.3 (group-lasso strength 0.3 x the gradients, the default before 0.18),
+                        hwprune-mean (importance normalised by each layer's mean instead of its max: the
                         default before 'max'), hwprune-flat (also without the budget factor: 0.3 x the
                         gradients at every budget), hwprune-flat-end50, hwprune-1e-4-endauto, hwprune-3e-3,
                         hwprune-regrowth (and the two above): each lever alone (not in the default run;
-                        all but hwprune-regrowth normalise by the mean, as the defaults did then)
+                        all but hwprune-regrowth normalise by the mean, as the defaults did then; all
+                        measure the strength at 0.3 x the gradients)
 
 Every run's record is cached in bench/results/jet-runs/<stack>/ (``--rerun`` ignores the cache), so
 an interrupted run continues and runs from the two stacks combine:
