@@ -53,7 +53,6 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-
 from unittest import mock
 
 import numpy as np
@@ -581,7 +580,7 @@ def fewest(rows) -> list[str]:
     return out
 
 
-MARKERS = {'hwprune': 'o', 'hwprune-0.3': 'h', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
+MARKERS = {'hwprune': 'o', 'hwprune-0.3': 'd', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
            'dense-small': 'P', 'hwprune-1e-4-endauto': '>', 'hwprune-3e-3': 'h'}
 
 

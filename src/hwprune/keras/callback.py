@@ -716,8 +716,9 @@ class HardwarePruning(keras.callbacks.Callback):
         kernels = [e.kernel.numpy() for e in self.entries_]
         # the fold hook adds dead units' constants to consumer biases before the masks zero them
         result = self.pruner_.step(kernels, capacity, grads, fold=self._fold if self.fold_dead_units else None)
+        hold = self._holds(step)
         for entry, mask in zip(self.entries_, result.masks):
-            entry.mask.set(mask, hold=self._holds(step))
+            entry.mask.set(mask, hold=hold)
         self.pruning_steps += 1
         self._last_capacity = capacity
         usage = self._usage_matrix().sum(axis=0)
