@@ -35,11 +35,15 @@ before = hwprune.estimate(model, cfg)
 pruning = hwprune.HardwarePruning(cfg, resources=['DSP', 'BRAM'],
                                   budget=hwprune.PolynomialBudget(final=0.4, begin=0, end=8),
                                   monitor='val_accuracy', tolerance=0.02,
-                                  validation_data=(task.x_val, task.y_val))  # for the guard's baseline
+                                  # the guard's baseline, the group-lasso strength and the importance
+                                  # (each weight x the RMS of its input on this data) are measured on it
+                                  validation_data=(task.x_val, task.y_val))
 model.fit(task.x_train, task.y_train, epochs=15, batch_size=256, validation_data=(task.x_val, task.y_val),
           callbacks=[pruning], verbose=0)
 after = hwprune.estimate(model, cfg)
 print(after.compare(before))
+print(f'importance: {pruning.importance_!r}; input RMS of fc2:',
+      np.round(hwprune.keras.activations.measure_input_rms(model, task.x_val[:4096])['fc2'][:8], 2))
 
 hls_model = hwprune.convert(model, cfg, output_dir='quickstart_prj', backend='Vitis')
 hls_model.compile()

@@ -276,17 +276,43 @@ def test_resume_continues_with_identical_masks(tmp_path):
     resumed_model.load_weights(weights)  # ...and load the checkpoint
     second = hwprune.HardwarePruning(target(), budget=budget, state_path=state, verbose=0)
     seen = {}
+    resume = second._continue_at  # the saved masks are applied at the first epoch, before its step
 
-    class Peek(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            seen['masks'] = [e.mask.numpy().copy() for e in second.layers_]
+    def peek(epoch):
+        resume(epoch)
+        seen['masks'] = [e.mask.numpy().copy() for e in second.layers_]
+    second._continue_at = peek
 
-    resumed_model.fit(x, y, epochs=5, initial_epoch=2, batch_size=128, callbacks=[second, Peek()], verbose=0)
+    resumed_model.fit(x, y, epochs=5, initial_epoch=2, batch_size=128, callbacks=[second], verbose=0)
     for a, b in zip(masks_at_interrupt, seen['masks']):
         assert np.array_equal(a, b)
     assert second.pruning_steps == 5  # steps at epochs 0, 1 (before) and 2, 3, 4 (after)
     np.testing.assert_allclose(second.initial_usage, first.initial_usage)
     assert second.usage()['DSP'] <= 0.3 * first.initial_usage[0] + 1e-9
+
+
+def test_a_state_of_another_run_is_not_resumed_at_epoch_0(tmp_path):
+    """Rerunning a script (or a notebook cell) from scratch with the same state_path: the saved state
+    is of a run that this fit does not continue. The fit stops with a message naming the file and the
+    initial_epoch that would continue it, and the model is left as it was (no weight zeroed, no mask
+    constraint left on it)."""
+    x, y = data(256)
+    state = str(tmp_path / 'state.npz')
+    budget = hwprune.PolynomialBudget(final=0.3, begin=0, end=2, power=1)
+    dense_model().fit(x, y, epochs=3, batch_size=128, verbose=0,
+                      callbacks=[hwprune.HardwarePruning(target(), budget=budget, state_path=state, verbose=0)])
+    model = dense_model(seed=3)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=r'`state_path`.*initial_epoch=3.*starts at epoch 1.*Delete the file'):
+        model.fit(x, y, epochs=3, batch_size=128, verbose=0,
+                  callbacks=[hwprune.HardwarePruning(target(), budget=budget, state_path=state, verbose=0)])
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert all(layer.kernel.constraint is None for layer in model.layers)
+    os.remove(state)  # a new run
+    cb = hwprune.HardwarePruning(target(), budget=budget, state_path=state, verbose=0)
+    model.fit(x, y, epochs=3, batch_size=128, verbose=0, callbacks=[cb])
+    assert [h['step'] for h in cb.history] == [0, 1, 2]
 
 
 def test_resume_with_regrowth_keeps_the_moving_pruned_weights(tmp_path):
@@ -309,14 +335,16 @@ def test_resume_with_regrowth_keeps_the_moving_pruned_weights(tmp_path):
     second = hwprune.HardwarePruning(target(strategy='latency'), budget=budget, regrowth=True, regularization=0.0,
                                      state_path=state, verbose=0)
     seen = {}
+    resume = second._continue_at  # the saved masks are applied at the first epoch, before its step
 
-    class Peek(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            seen['kernels'] = [e.kernel.numpy().copy() for e in second.layers_]
-            seen['masks'] = [e.mask.numpy().copy() for e in second.layers_]
-            seen['held'] = [e.mask.mask.numpy().copy() for e in second.layers_]
+    def peek(epoch):
+        resume(epoch)
+        seen['kernels'] = [e.kernel.numpy().copy() for e in second.layers_]
+        seen['masks'] = [e.mask.numpy().copy() for e in second.layers_]
+        seen['held'] = [e.mask.mask.numpy().copy() for e in second.layers_]
+    second._continue_at = peek
 
-    resumed.fit(x, y, epochs=6, initial_epoch=2, batch_size=64, callbacks=[second, Peek()], verbose=0)
+    resumed.fit(x, y, epochs=6, initial_epoch=2, batch_size=64, callbacks=[second], verbose=0)
     for a, b in zip(saved, seen['kernels']):
         np.testing.assert_array_equal(a, b)
     for a, b, held in zip(masks, seen['masks'], seen['held']):

@@ -97,6 +97,20 @@ def test_job_plots_key_and_write_plots_without_training(tmp_path):
     assert f'Pictures: {tmp_path / "resources.png"}' in format_summary(summary)
 
 
+def test_a_job_rerun_into_the_same_directory_does_not_resume_the_earlier_run(tmp_path):
+    """Each job prunes from epoch 0: the state an earlier run left in output_dir (saved for a
+    resume of that run) is not picked up, even when the model changed in between."""
+    from hwprune.pipeline import run_job
+
+    job = {'data': {'n_samples': 3000}, 'training': {'epochs': 1}, 'pruning': {'epochs': 2, 'final': 0.5},
+           'compile': False, 'plots': False, 'output_dir': str(tmp_path / 'job')}
+    first = run_job({**job, 'model': {'layers': [16, 8]}})
+    assert (tmp_path / 'job' / 'pruning_state.npz').exists()
+    second = run_job({**job, 'model': {'layers': [12]}})  # the old state does not fit this model
+    assert second['resources_after']['DSP'] <= 0.5 * second['resources_before']['DSP'] + 1e-9
+    assert second['resources_before']['DSP'] != first['resources_before']['DSP']
+
+
 @pytest.mark.slow
 def test_job_at_the_recommended_operating_point_converts_and_agrees(tmp_path):
     """The library's defaults at 12 % of the DSPs (the demo's operating point, on fewer samples and

@@ -14,6 +14,33 @@ def test_l1_l2_taylor_per_group():
     np.testing.assert_allclose(group_importance(kernel, layout, 'taylor', grad), [4.0, 3.0])
 
 
+def test_activation_importance_weighs_each_weight_by_its_input():
+    """A weight reading a silent input ranks below an equal weight reading a loud one; the weight
+    counts by the square root of the input's RMS (ACTIVATION_EXPONENT)."""
+    from hwprune.importance import ACTIVATION_EXPONENT
+    assert ACTIVATION_EXPONENT == 0.5
+    kernel = np.array([[1.0, 1.0], [1.0, 1.0], [-2.0, 0.0]])   # 3 inputs, 2 outputs
+    per_weight = dsp_layout('dense', kernel.shape, 1)
+    scores = group_importance(kernel, per_weight, 'activation', input_rms=[4.0, 0.01, 1.0]).reshape(2, 3)
+    # groups enumerate W.T (output-major): output 0 reads inputs 0, 1, 2
+    np.testing.assert_allclose(scores, [[2.0, 0.1, 2.0], [2.0, 0.1, 0.0]])
+    assert scores[0, 1] < scores[0, 0]
+    # a group sums the squares of its scaled weights
+    neuron = neuron_layout('dense', kernel.shape)
+    np.testing.assert_allclose(group_importance(kernel, neuron, 'activation', input_rms=[4.0, 0.0, 1.0]),
+                               [np.sqrt(4 + 0 + 4), np.sqrt(4)])
+    # all inputs at RMS 1: the plain L2 norm
+    np.testing.assert_allclose(group_importance(kernel, neuron, 'activation', input_rms=np.ones(3)),
+                               group_importance(kernel, neuron, 'l2'))
+
+
+def test_activation_importance_of_a_convolution_shares_a_channel_over_its_taps():
+    kernel = np.ones((3, 3, 2, 4))                            # 3x3 taps, 2 input channels, 4 filters
+    layout = neuron_layout('conv2d', kernel.shape)            # one group per filter
+    scores = group_importance(kernel, layout, 'activation', input_rms=[9.0, 0.0])
+    np.testing.assert_allclose(scores, np.sqrt(9 * 3.0 ** 2) * np.ones(4))
+
+
 def test_dsp_groups_follow_transposed_order():
     kernel = np.arange(1.0, 7.0).reshape(3, 2)  # W.T rows: [1,3,5], [2,4,6]
     scores = group_importance(kernel, dsp_layout('dense', kernel.shape, 3), 'l1')
@@ -32,6 +59,11 @@ def test_normalize():
     (lambda: group_importance(np.ones((2, 2)), neuron_layout('dense', (2, 2)), 'taylor'), 'gradient'),
     (lambda: group_importance(np.ones((2, 3)), neuron_layout('dense', (2, 2))), 'kernel'),
     (lambda: group_importance(np.full((2, 2), np.nan), neuron_layout('dense', (2, 2))), 'kernel'),
+    (lambda: group_importance(np.ones((2, 2)), neuron_layout('dense', (2, 2)), 'activation'), 'input_rms'),
+    (lambda: group_importance(np.ones((2, 2)), neuron_layout('dense', (2, 2)), 'activation', input_rms=[1.0]),
+     'input_rms'),
+    (lambda: group_importance(np.ones((2, 2)), neuron_layout('dense', (2, 2)), 'activation',
+                              input_rms=[1.0, -1.0]), 'input_rms'),
     (lambda: normalize([1.0, -1.0]), 'scores'),
     (lambda: normalize([1.0], 'median'), 'normalization'),
 ])

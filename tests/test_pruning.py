@@ -51,6 +51,22 @@ def test_step_keeps_the_largest_weights_within_capacity():
     assert pruner.usage([kernel * result.masks[0]]).tolist() == [[3.0]]
 
 
+def test_activation_importance_keeps_the_weights_on_loud_inputs():
+    """Equal weights: the step keeps those reading the loud input; a layer without measured inputs
+    (None) is scored by its weights."""
+    target = Params()
+    pruner = Pruner(target, [layer(target, 'a', (2, 2)), layer(target, 'b', (2, 2))], protect_outputs=False,
+                    importance='activation', normalization='none')
+    kernels = [np.ones((2, 2)), np.array([[1.0, 1.0], [3.0, 3.0]])]
+    result = pruner.step(kernels, capacity=[4], input_rms=[np.array([0.01, 100.0]), None])
+    assert result.masks[0].tolist() == [[0.0, 0.0], [1.0, 1.0]]     # input 1 is the loud one
+    assert result.masks[1].tolist() == [[0.0, 0.0], [1.0, 1.0]]     # by magnitude
+    with pytest.raises(ValueError, match='`input_rms`'):
+        pruner.step(kernels, capacity=[4])
+    with pytest.raises(ValueError, match='`input_rms`.*one entry per layer'):
+        pruner.step(kernels, capacity=[4], input_rms=[None])
+
+
 def test_step_without_regrowth_never_revives_a_pruned_group():
     target = Params()
     pruner = Pruner(target, [layer(target, 'a', (2, 2))], protect_outputs=False)

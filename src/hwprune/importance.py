@@ -1,10 +1,16 @@
-"""Group importance scores, from weights (and gradients), per group of a layout.
+"""Group importance scores, from weights (and gradients or input activations), per group of a layout.
 
-Scores are non-negative. For a selection across layers (one global knapsack) they are
-normalised per layer so that a layer with large weights does not win by scale alone. The
-callback divides by each layer's largest score (``'max'``); dividing by the mean over all
-groups (``'mean'``, pruned groups included) would lift a layer's survivors by how much of it is
-already pruned.
+Scores are non-negative. ``'activation'`` weighs each weight by how loud the input it reads is:
+the score of weight ``w_ij`` (input ``i``, output ``j``) is ``|w_ij| * rms(x_i) ** 0.5``
+(:data:`ACTIVATION_EXPONENT`), so a weight that multiplies an input that is nearly always small
+counts for less than an equal weight on a loud input (the output changes by ``w_ij * x_i``, not by
+``w_ij``; Wanda's score is ``|w| * rms(x)``, whose full exponent measured no better than magnitude
+on the jet benchmark - see docs/benchmarks.md).
+
+For a selection across layers (one global knapsack) scores are normalised per layer so that a
+layer with large weights does not win by scale alone. The callback divides by each layer's
+largest score (``'max'``); dividing by the mean over all groups (``'mean'``, pruned groups
+included) would lift a layer's survivors by how much of it is already pruned.
 
 Example:
     >>> import numpy as np
@@ -21,23 +27,37 @@ import numpy as np
 from ._validation import check_array, invalid
 from .layouts import GroupLayout
 
-METHODS = ('l1', 'l2', 'taylor')
+METHODS = ('l1', 'l2', 'taylor', 'activation')
+
+#: ``'activation'`` scores ``|w_ij| * rms(x_i) ** ACTIVATION_EXPONENT`` (Wanda's is 1).
+ACTIVATION_EXPONENT = 0.5
 NORMALIZATIONS = ('mean', 'max', 'sum', 'none')
 
 
-def group_importance(kernel, layout: GroupLayout, method: str = 'l2', gradient=None) -> np.ndarray:
+def group_importance(kernel, layout: GroupLayout, method: str = 'l2', gradient=None, input_rms=None) -> np.ndarray:
     """Importance of every group of ``layout`` for the weights ``kernel``.
 
     Args:
         kernel: the layer's kernel (numpy array of the layout's shape).
         layout: the group layout.
-        method: ``'l1'`` (sum of |w|), ``'l2'`` (Euclidean norm of the group), or ``'taylor'``
+        method: ``'l1'`` (sum of |w|), ``'l2'`` (Euclidean norm of the group), ``'taylor'``
             (first-order Taylor, ``sum |w * dL/dw|`` over the group; needs ``gradient``, e.g.
-            averaged over a few batches).
+            averaged over a few batches), or ``'activation'`` (the Euclidean norm of
+            ``w_ij * rms(x_i) ** 0.5``; needs ``input_rms``).
         gradient: array of the kernel's shape, required for ``'taylor'``.
+        input_rms: root mean square of each input channel the kernel reads (kernel axis -2: a
+            Dense layer's inputs, a convolution's input channels, shared by its taps), required for
+            ``'activation'``.
 
     Returns:
         float64 array of shape ``(layout.n_groups,)``.
+
+    Example:
+        >>> from hwprune.layouts import dsp_layout
+        >>> w = np.array([[1.0, 1.0], [1.0, 1.0]])
+        >>> layout = dsp_layout('dense', w.shape, 1)       # one group per weight
+        >>> group_importance(w, layout, 'activation', input_rms=[4.0, 0.0])  # groups: W.T order
+        array([2., 0., 2., 0.])
     """
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise invalid('method', method, 'one of ' + ', '.join(repr(m) for m in METHODS))
@@ -49,6 +69,14 @@ def group_importance(kernel, layout: GroupLayout, method: str = 'l2', gradient=N
         return layout.reduce(np.abs(kernel))
     if method == 'l2':
         return np.sqrt(layout.reduce(kernel * kernel))
+    if method == 'activation':
+        if input_rms is None:
+            raise invalid('input_rms', None, "the RMS of each input channel (method='activation' needs input data)")
+        rms = check_array('input_rms', input_rms, ndim=(1,), nonnegative=True)
+        if kernel.ndim < 2 or rms.shape[0] != kernel.shape[-2]:
+            raise invalid('input_rms', rms.shape, f'one value per input channel (kernel axis -2 of {kernel.shape})')
+        scaled = kernel * (rms ** ACTIVATION_EXPONENT)[:, None]
+        return np.sqrt(layout.reduce(scaled * scaled))
     if gradient is None:
         raise invalid('gradient', None, "an array of the kernel's shape (method='taylor' needs gradients)")
     gradient = check_array('gradient', gradient)
@@ -74,4 +102,4 @@ def normalize(scores, how: str = 'mean') -> np.ndarray:
     return scores / scale if scale > 0 else scores
 
 
-__all__ = ['METHODS', 'NORMALIZATIONS', 'group_importance', 'normalize']
+__all__ = ['ACTIVATION_EXPONENT', 'METHODS', 'NORMALIZATIONS', 'group_importance', 'normalize']

@@ -44,9 +44,10 @@ DEFAULT_JOB: dict[str, Any] = {
     'hls': {'config': None, 'reuse_factor': 2, 'strategy': 'Resource', 'precision': 'ap_fixed<16,6>',
             'backend': 'Vitis', 'io_type': 'io_parallel', 'part': 'xcvu13p-flga2577-2-e'},
     # the library's defaults: a budget falling to `final` over 85 % of the epochs ('auto'), group
-    # lasso scaled to the gradients on the validation data ('auto')
+    # lasso scaled to the gradients on the validation data ('auto'), weights scored with their inputs'
+    # RMS on the validation data ('auto': 'activation')
     'pruning': {'resources': ['DSP'], 'final': 0.12, 'begin': 0, 'end': 'auto', 'epochs': 80, 'power': 3,
-                'regularization': 'auto', 'importance': 'l2', 'monitor': None, 'tolerance': 0.01},
+                'regularization': 'auto', 'importance': 'auto', 'monitor': None, 'tolerance': 0.01},
     'output_dir': 'hwprune_demo',
     'compile': True,
     'plots': True,
@@ -238,11 +239,17 @@ def run_job(job: Mapping[str, Any] | None = None) -> dict[str, Any]:
     # one final fraction for every resource, or {resource: fraction}
     budget = ({r: schedule(f) for r, f in p['final'].items()} if isinstance(p['final'], Mapping)
               else schedule(p['final']))
+    # the job always prunes from epoch 0: a state left in the output directory by an earlier run is
+    # of another run (the callback would resume its masks), so this run starts without it
+    state_path = os.path.join(out_dir, 'pruning_state.npz')
+    if os.path.exists(state_path):
+        logger.info('Removing the pruning state of an earlier run: %s', state_path)
+        os.remove(state_path)
     pruning = HardwarePruning(cfg, resources=list(p['resources']), budget=budget, importance=p['importance'],
                               regularization=p['regularization'] if p['regularization'] == 'auto'
                               else float(p['regularization']), monitor=p['monitor'],
                               tolerance=float(p['tolerance']), validation_data=(task.x_val, task.y_val),
-                              state_path=os.path.join(out_dir, 'pruning_state.npz'))
+                              state_path=state_path)
     logger.info('Pruning to %s of the initial %s over %d epochs...', p['final'], '+'.join(p['resources']), p['epochs'])
     start = time.time()
     fit_history = model.fit(task.x_train, task.y_train, epochs=int(p['epochs']), batch_size=int(t['batch_size']),

@@ -167,7 +167,9 @@ class Pruner:
         links: ``(producer index, consumer index)`` pairs along which a dead producer unit is a
             constant consumer input that can be folded (direct Dense/Conv links; see
             :func:`hwprune.keras.deadunits.find_links`).
-        importance: ``'l2'``, ``'l1'`` or ``'taylor'`` (needs gradients at each step).
+        importance: ``'l2'``, ``'l1'``, ``'taylor'`` (needs gradients at each step) or
+            ``'activation'`` (needs the RMS of each layer's inputs at each step; a layer without
+            it is scored by ``'l2'``).
         normalization: per-layer normalisation of importance: ``'max'`` (default: each layer's
             scores over its largest), ``'mean'``, ``'sum'`` or ``'none'``
             (:func:`hwprune.importance.normalize`).
@@ -228,7 +230,7 @@ class Pruner:
 
     # ------------------------------------------------------------------ the step
     def step(self, kernels: Sequence[np.ndarray], capacity, gradients: Sequence[np.ndarray] | None = None,
-             fold: FoldHook | None = None) -> StepResult:
+             fold: FoldHook | None = None, input_rms: Sequence[np.ndarray | None] | None = None) -> StepResult:
         """One pruning step: choose the groups to keep under ``capacity`` and return the masks.
 
         Updates each layer's ``keep`` and ``dead_inputs``.
@@ -239,6 +241,8 @@ class Pruner:
             gradients: mean loss gradients per kernel (Taylor importance).
             fold: the hook that folds dead units' constants into consumer biases; without it dead
                 units keep the weights reading them.
+            input_rms: per layer, the RMS of each input channel (kernel axis -2) on sample data,
+                or ``None`` where unknown (``'activation'`` importance).
         """
         self._check_kernels(kernels)
         kernels = [np.asarray(k) for k in kernels]
@@ -253,18 +257,20 @@ class Pruner:
             if self.importance == 'taylor':
                 raise invalid('gradients', None, "gradients of the loss for importance='taylor'")
             gradients = [None] * len(self.layers)
+        input_rms = self._check_input_rms(input_rms)
 
         # Rounds: a unit left with no weights in (dead) or none out (unread) makes the weights that
         # read it or compute it worthless, so the knapsack runs again without them. Each round's
         # selection, with the weights of units nobody reads dropped (within budget: it only
         # removes), is worth the importance of the groups it still uses; the best round wins
         # (the rounds need not converge: freed budget can move to another layer and strand others).
-        _, base = self._live_scores(kernels, gradients, [layer.dead_inputs for layer in self.layers])
+        _, base = self._live_scores(kernels, gradients, [layer.dead_inputs for layer in self.layers],
+                                    input_rms=input_rms)
         dead_in = [layer.dead_inputs.copy() for layer in self.layers]
         unread = [np.zeros(layer.kernel_shape[-1], bool) for layer in self.layers]
         best, rounds = None, 0
         for rounds in range(1, DEAD_UNIT_ROUNDS + 1):
-            keeps = self.select(kernels, capacity, gradients, dead_in, unread)
+            keeps = self.select(kernels, capacity, gradients, dead_in, unread, input_rms)
             masks = [layer.model.layout.expand(k.astype(np.float32), fill=1.0) * output_mask(layer.kernel_shape, u)
                      for layer, k, u in zip(self.layers, keeps, unread)]
             cleaned = self._drop_unread(masks)
@@ -338,12 +344,24 @@ class Pruner:
                 continue
             consumer.dead_inputs |= new
 
-    def select(self, kernels, capacity, gradients=None, dead_in=None, unread=None) -> list[np.ndarray]:
+    def _check_input_rms(self, input_rms) -> list:
+        if input_rms is None:
+            if self.importance == 'activation':
+                raise invalid('input_rms', None, "the RMS of each layer's inputs for importance='activation' "
+                              '(None for a layer whose inputs are unknown)')
+            return [None] * len(self.layers)
+        if len(input_rms) != len(self.layers):
+            raise invalid('input_rms', len(input_rms), f'one entry per layer ({len(self.layers)})')
+        return list(input_rms)
+
+    def select(self, kernels, capacity, gradients=None, dead_in=None, unread=None,
+               input_rms=None) -> list[np.ndarray]:
         """The target's selection for these kernels: one boolean keep-array per layer."""
         gradients = gradients if gradients is not None else [None] * len(self.layers)
+        input_rms = input_rms if input_rms is not None else self._check_input_rms(None)
         dead_in = dead_in if dead_in is not None else [layer.dead_inputs for layer in self.layers]
         unread = unread if unread is not None else [np.zeros(layer.kernel_shape[-1], bool) for layer in self.layers]
-        lives, values = self._live_scores(kernels, gradients, dead_in, unread)
+        lives, values = self._live_scores(kernels, gradients, dead_in, unread, input_rms)
         # without regrowth a pruned group is worth nothing; with it, whatever its weights are now
         scores = values if self.regrowth else [value * layer.keep for value, layer in zip(values, self.layers)]
         required = self.required_paths(lives, scores)
@@ -353,16 +371,20 @@ class Pruner:
                                                                   gradients, required)]
         return self.target.select(states, capacity, method=self.method, regrowth=self.regrowth)
 
-    def _live_scores(self, kernels, gradients, dead_in, unread=None) -> tuple[list, list]:
+    def _live_scores(self, kernels, gradients, dead_in, unread=None, input_rms=None) -> tuple[list, list]:
         """The kernels without the weights that read a constant (``dead_in``) or compute a unit
         nobody reads (``unread``), which are worth nothing, and every group's normalised importance."""
         lives, values = [], []
-        for i, (layer, kernel, grad, dead) in enumerate(zip(self.layers, kernels, gradients, dead_in)):
+        input_rms = input_rms if input_rms is not None else [None] * len(self.layers)
+        for i, (layer, kernel, grad, dead, rms) in enumerate(zip(self.layers, kernels, gradients, dead_in,
+                                                                 input_rms)):
             live = kernel * input_mask(kernel.shape, dead)
             if unread is not None:
                 live = live * output_mask(kernel.shape, unread[i])
             lives.append(live)
-            values.append(normalize(group_importance(live, layer.model.layout, self.importance, grad),
+            # 'activation' on a layer whose inputs could not be measured: its weights alone
+            method = 'l2' if self.importance == 'activation' and rms is None else self.importance
+            values.append(normalize(group_importance(live, layer.model.layout, method, grad, rms),
                                     self.normalization))
         return lives, values
 

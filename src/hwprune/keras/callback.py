@@ -46,6 +46,7 @@ from ..targets.base import Target
 from ..targets.fpga import FPGATarget
 from ..targets.hls_config import load_hls_config
 from . import hooks, topology
+from .activations import InputProbe
 from .deadunits import find_links, fold_hook
 from .layers import KerasUnit, resolve_units
 from .masks import KernelMask
@@ -195,12 +196,19 @@ class HardwarePruning(keras.callbacks.Callback):
         layers: names of the layers to prune (default: every layer with a layout).
         update: ``'epoch'`` (schedule steps are epochs; pruning runs at the start of an epoch) or
             ``'step'`` (optimizer steps; pruning runs before a batch).
-        importance: ``'l2'``, ``'l1'`` or ``'taylor'`` (needs ``importance_data``).
+        importance: how a group of weights is scored at each pruning step: ``'auto'`` (default:
+            ``'activation'`` when ``importance_data`` or ``validation_data`` is given, ``'l2'``
+            without data), ``'activation'`` (the norm of ``w_ij * rms(x_i) ** 0.5``: each weight by
+            the root mean square of the input it reads, measured on the first 4096 samples of that
+            data at each step; kernels whose input the model does not expose are scored by
+            ``'l2'``), ``'l2'`` or ``'l1'`` (the weights alone), or ``'taylor'`` (``|w * dL/dw|``;
+            needs ``importance_data``).
         normalization: per-layer normalisation of importance: ``'max'`` (default: each layer's
             scores over its largest group's), ``'mean'``, ``'sum'`` or ``'none'``. ``'mean'`` (the
             mean over all groups, pruned ones included) lifts the survivors of a layer the more it is
             already pruned, which holds budget in the thinned layers; ``'max'`` does not.
-        importance_data: ``(x, y)`` for Taylor importance (a few batches are used).
+        importance_data: ``(x, y)`` for Taylor or activation importance and the automatic strength
+            (default: ``validation_data``).
         importance_batches: batches of ``importance_data`` averaged for Taylor importance.
         regularization: group-lasso strength lambda (0 disables it), or ``'auto'`` (default):
             :data:`REGULARIZATION_GRADIENT_RATIO` times the mean ``|dL/dw|`` of the data loss over
@@ -238,7 +246,7 @@ class HardwarePruning(keras.callbacks.Callback):
     """
 
     def __init__(self, target, resources=None, budget=0.5, *, layers: Sequence[str] | None = None,
-                 update: str = 'epoch', importance: str = 'l2', normalization: str = 'max',
+                 update: str = 'epoch', importance: str = AUTO, normalization: str = 'max',
                  importance_data=None, importance_batches: int = 4, regularization: float | str = 'auto',
                  regularization_after_end: float = 0.0, method: str = 'auto', regrowth: bool = False,
                  monitor: str | None = None, mode: str | None = None, tolerance: float = 0.01,
@@ -263,10 +271,13 @@ class HardwarePruning(keras.callbacks.Callback):
         self._schedules = self._parse_budget(budget, resources)
         self.layer_names = _check_layer_names(layers)
         self.update = check_choice('update', update, UPDATES)
-        self.importance = check_choice('importance', importance, IMPORTANCE_METHODS)
+        self.importance = check_choice('importance', importance, IMPORTANCE_METHODS + (AUTO,))
         self.normalization = check_choice('normalization', normalization, NORMALIZATIONS)
         if self.importance == 'taylor' and importance_data is None:
             raise invalid('importance_data', None, "(x, y) data for importance='taylor'")
+        if self.importance == 'activation' and importance_data is None and validation_data is None:
+            raise invalid('importance_data', None, "(x, y) data (or validation_data=) for importance='activation': "
+                          'it measures the inputs of the pruned layers on it')
         self.importance_data = _check_data('importance_data', importance_data)
         self.importance_batches = check_int('importance_batches', importance_batches, 1)
         if isinstance(regularization, str) and regularization != AUTO:
@@ -362,6 +373,9 @@ class HardwarePruning(keras.callbacks.Callback):
         self._log_values: dict = {}
         self._layer_values: dict = {}
         self._lambda: float | None = None
+        self._inputs: InputProbe | None = None
+        self.importance_: str | None = None
+        self._pending = None  # (masks, epoch) of a state read from state_path, applied at the first epoch
 
     @property
     def guard_(self) -> AccuracyGuard | None:
@@ -458,13 +472,15 @@ class HardwarePruning(keras.callbacks.Callback):
             for link in find_links(graph, index):
                 links[(index[link.producer.name], index[link.consumer.name])] = link
         self._fold = fold_hook(links)
-        self.pruner_ = Pruner(target, [e.pruned for e in self.entries_], list(links), importance=self.importance,
+        self.importance_ = self._resolve_importance()
+        self.pruner_ = Pruner(target, [e.pruned for e in self.entries_], list(links), importance=self.importance_,
                               normalization=self.normalization, method=self.method, regrowth=self.regrowth,
                               protect_outputs=self.protect_outputs, weights=weights)
         self.resources_ = self.pruner_.constrained
         self._check_reducible()
-        if self.importance == 'taylor':
+        if self.importance_ == 'taylor':
             self._check_importance_data()
+        self._inputs = self._input_probe() if self.importance_ == 'activation' else None
         self._lambda = self._auto_strength() if self.regularization == AUTO else float(self.regularization)
         if self._strength is None:
             with tf.init_scope():
@@ -509,14 +525,17 @@ class HardwarePruning(keras.callbacks.Callback):
                 if first < 1 or self.update == 'step':
                     raise invalid('baseline', None, f'a baseline for monitor={self.monitor!r}: pass baseline= or '
                                   'validation_data=, or start pruning after the first epoch (budget begin >= 1)')
-            self._guard.start(self._snapshot(np.inf))
+            if not resumed:  # a resumed run's guard starts when its masks are applied (first epoch)
+                self._guard.start(self._snapshot(np.inf))
         self._refresh_log_values()
         hooks.add_logs(model, self._log_values)
         if self.verbose and not resumed:
             self._say(f'hwprune: pruning {len(self.entries_)} kernels ({", ".join(e.info.name for e in self.entries_)}); '
-                      f'initial use {self._usage_text(self.initial_usage)}')
+                      f'initial use {self._usage_text(self.initial_usage)}; importance {self._importance_text()}')
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self._pending is not None:
+            self._continue_at(epoch)
         if self.update == 'epoch' and self._should_prune(epoch):
             self.prune(epoch)
 
@@ -576,6 +595,11 @@ class HardwarePruning(keras.callbacks.Callback):
                 self._restore(snapshot.payload)
         for entry in self.entries_:
             entry.mask.apply()
+        self._detach()
+
+    def _detach(self) -> None:
+        """Take the masks' constraints, the penalty and the log hook off the model."""
+        for entry in self.entries_:
             entry.mask.uninstall()
             if entry.loss is not None:
                 hooks.remove_penalty(entry.unit.layer, entry.kernel, entry.loss)
@@ -634,14 +658,13 @@ class HardwarePruning(keras.callbacks.Callback):
         the penalty moves whole groups towards zero before the knapsack cuts them, whatever the
         model's size (measured on ``importance_data`` or ``validation_data``), scaled down for
         budgets looser than 12x (:meth:`budget_factor`)."""
-        data = self.importance_data if self.importance_data is not None else self.validation_data
+        argument, data = self._importance_source()
         if data is None:
             lam = FALLBACK_REGULARIZATION
             message = (f'hwprune: regularization=auto without data: group-lasso strength {lam:g}. Pass '
                        'validation_data= (or importance_data=) so that it follows the gradients of your model.')
         else:
-            with _user_data('validation_data' if self.importance_data is None else 'importance_data',
-                            getattr(data[0], 'shape', type(data[0]).__name__)):
+            with _user_data(argument, getattr(data[0], 'shape', type(data[0]).__name__)):
                 scale = self.gradient_scale(data)
             factor = self.budget_factor()
             lam = REGULARIZATION_GRADIENT_RATIO * factor * scale
@@ -653,6 +676,40 @@ class HardwarePruning(keras.callbacks.Callback):
         else:
             logger.info(message)
         return float(lam)
+
+    def _importance_source(self) -> tuple[str, Any]:
+        """The data importance is measured on: ``importance_data``, else ``validation_data``."""
+        if self.importance_data is not None:
+            return 'importance_data', self.importance_data
+        return 'validation_data', self.validation_data
+
+    def _resolve_importance(self) -> str:
+        """``importance='auto'``: activation-weighted where there is data to measure the inputs on."""
+        if self.importance != AUTO:
+            return self.importance
+        return 'activation' if self._importance_source()[1] is not None else 'l2'
+
+    def _input_probe(self) -> InputProbe:
+        """The probe measuring the pruned kernels' inputs; tried once now, so that data the model
+        cannot read fails here and not at the first pruning step."""
+        argument, data = self._importance_source()
+        x = data[0]
+        with _user_data(argument, getattr(x, 'shape', type(x).__name__)):
+            probe = InputProbe(self.model, [e.unit for e in self.entries_], x)
+            measured = probe()
+        if not any(r is not None for r in measured):
+            message = ("hwprune: importance='activation' cannot read the inputs of any pruned layer of this model "
+                       '(a subclassed model, or shared layers); groups are scored by their weights (l2).')
+            if self.importance == 'activation':
+                logger.warning(message)
+            else:
+                logger.info(message)
+        return probe
+
+    def _importance_text(self) -> str:
+        if self.importance_ == 'activation':
+            return f"'activation' (weights x input RMS^0.5 on {self._importance_source()[0]})"
+        return repr(self.importance_)
 
     def _check_importance_data(self) -> None:
         """Taylor importance data that the model cannot read fails now, not at the first step."""
@@ -712,10 +769,12 @@ class HardwarePruning(keras.callbacks.Callback):
         """Run one pruning step now (importance -> knapsack -> masks) at schedule position ``step``."""
         fractions = self.fractions(step)
         capacity = fractions * self.initial_usage[: len(self.resources_)]
-        grads = self._gradients() if self.importance == 'taylor' else None
+        grads = self._gradients() if self.importance_ == 'taylor' else None
+        rms = self._inputs() if self._inputs is not None else None
         kernels = [e.kernel.numpy() for e in self.entries_]
         # the fold hook adds dead units' constants to consumer biases before the masks zero them
-        result = self.pruner_.step(kernels, capacity, grads, fold=self._fold if self.fold_dead_units else None)
+        result = self.pruner_.step(kernels, capacity, grads, fold=self._fold if self.fold_dead_units else None,
+                                   input_rms=rms)
         hold = self._holds(step)
         for entry, mask in zip(self.entries_, result.masks):
             entry.mask.set(mask, hold=hold)
@@ -811,6 +870,10 @@ class HardwarePruning(keras.callbacks.Callback):
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`get_state` dict (after ``on_train_begin`` has bound the layers)."""
+        self._set_masks(self._read_state(state))
+
+    def _read_state(self, state: Mapping[str, Any]) -> list:
+        """Restore everything of ``state`` but the masks (which zero weights); returns them."""
         self.pruner_.set_state(state)
         masks = [np.asarray(m) for m in state['masks']]
         for entry, mask in zip(self.entries_, masks):
@@ -824,8 +887,8 @@ class HardwarePruning(keras.callbacks.Callback):
                 self._guard.baseline = state['baseline']
             self._guard.frozen = None if state['frozen'] is None else np.asarray(state['frozen'])
         self.history = list(state['history'])
-        self._set_masks(masks)
         self._last_capacity = None if state.get('last_capacity') is None else np.asarray(state['last_capacity'])
+        return masks
 
     def save_state(self, path: str, epoch: int | None = None) -> None:
         """Write :meth:`get_state` to ``path`` (numpy ``.npz``, written atomically)."""
@@ -843,14 +906,32 @@ class HardwarePruning(keras.callbacks.Callback):
             return False
         state = self.load_state(self.state_path)
         try:
-            self.set_state(state)
+            masks = self._read_state(state)
         except (ValueError, KeyError, TypeError) as e:  # a state of another model: name the file
             reason = str(e) if isinstance(e, ValueError) else f'{type(e).__name__}: {e}'
             raise invalid('state_path', self.state_path, f'a state saved by a run over this model; it does not fit '
                           f'({reason})') from None
+        # the masks are applied when the first epoch shows that this fit continues that run
+        self._pending = (masks, state.get('epoch'))
         logger.info('hwprune: resumed from %s (epoch %s, %d pruning steps).', self.state_path, state.get('epoch'),
                     self.pruning_steps)
         return True
+
+    def _continue_at(self, epoch: int) -> None:
+        """Apply the masks of the state read from ``state_path``, if this fit continues its run
+        (starts at the epoch after the one it was saved at); otherwise leave the model as it was."""
+        masks, saved = self._pending
+        self._pending = None
+        if saved is not None and int(epoch) != int(saved) + 1:
+            self._detach()
+            raise invalid('state_path', self.state_path, f'the state of the run this fit continues: it was saved '
+                          f'after epoch {int(saved) + 1} of a run, so model.fit(..., initial_epoch={int(saved) + 1}) '
+                          f'continues that run, and this fit starts at epoch {int(epoch) + 1}. Delete the file (or '
+                          'pass another state_path) to start a new run')
+        self._set_masks(masks)
+        if self._guard is not None:
+            self._guard.start(self._snapshot(np.inf))
+        self._refresh_log_values()
 
 
 __all__ = ['HardwarePruning', 'PrunedKernel']
