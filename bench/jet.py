@@ -19,20 +19,22 @@ Methods (``--methods``; a method missing from the running stack is skipped with 
 
   hwprune               the recommended call: HardwarePruning(cfg, budget=f, validation_data=(xv, yv)),
                         i.e. the library defaults (budget falling over 85 % of the epochs, group-lasso
-                        strength measured from the gradients)
+                        strength measured from the gradients, importance |w| x rms(input)^0.5 on xv)
   hwprune-1e-4          the old defaults ("before"): group lasso 1e-4, budget reaching f at epoch 50
   tfmot, tfmot-block    tensorflow-model-optimization prune_low_magnitude, PolynomialDecay to the sparsity
                         hwprune reached at the same target and seed (ending at 85 % of the epochs, every
                         100 steps); -block: block_size=(RF, 1), hls4ml's DSP groups (Keras 2 stack only)
   pquant-cs, pquant-pdp PQuant (pquant-ml) continuous sparsification and PDP (Keras 3 stack only)
   dense-small           narrower nets (32-16-16 ... 12-8-8) trained from scratch
-  ablation              hwprune-0.3 (group-lasso strength 0.3 x the gradients, the default before 0.18),
+  ablation              hwprune-l2 (importance by the weights alone, the default before importance='auto'),
+                        hwprune-0.3 (group-lasso strength 0.3 x the gradients, the default before 0.18),
                         hwprune-mean (importance normalised by each layer's mean instead of its max: the
                         default before 'max'), hwprune-flat (also without the budget factor: 0.3 x the
                         gradients at every budget), hwprune-flat-end50, hwprune-1e-4-endauto, hwprune-3e-3,
                         hwprune-regrowth (and the two above): each lever alone (not in the default run;
                         all but hwprune-regrowth normalise by the mean, as the defaults did then; all
-                        measure the strength at 0.3 x the gradients)
+                        measure the strength at 0.3 x the gradients; every ablation scores the weights
+                        alone, importance='l2')
 
 Every run's record is cached in bench/results/jet-runs/<stack>/ (``--rerun`` ignores the cache), so
 an interrupted run continues and runs from the two stacks combine:
@@ -90,32 +92,35 @@ class Method:
 
 METHODS = {m.name: m for m in [
     Method('hwprune', 'hwprune', {'regularization': 'auto', 'end': 'auto'}),
+    # the defaults before importance='auto' (activation-weighted with validation data): weights alone.
+    # Every ablation below pins importance='l2' too: they ran before that default.
+    Method('hwprune-l2', 'hwprune', {'importance': 'l2', 'regularization': 'auto', 'end': 'auto'}, group='ablation'),
     # the ablation pins normalization='mean' (the default before 'max') and the strength ratio 0.3 (the
     # default before 0.18), so its cached runs stay what they were
-    Method('hwprune-0.3', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'ratio': 0.3}, group='ablation'),
-    Method('hwprune-1e-4', 'hwprune', {'regularization': 1e-4, 'end': 50, 'normalization': 'mean'}, rfs='first',
+    Method('hwprune-0.3', 'hwprune', {'importance': 'l2', 'regularization': 'auto', 'end': 'auto', 'ratio': 0.3}, group='ablation'),
+    Method('hwprune-1e-4', 'hwprune', {'importance': 'l2', 'regularization': 1e-4, 'end': 50, 'normalization': 'mean'}, rfs='first',
            targets=FEW_TARGETS),
-    Method('hwprune-mean', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'normalization': 'mean', 'ratio': 0.3},
+    Method('hwprune-mean', 'hwprune', {'importance': 'l2', 'regularization': 'auto', 'end': 'auto', 'normalization': 'mean', 'ratio': 0.3},
            group='ablation'),
-    Method('hwprune-flat', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'flat': True, 'normalization': 'mean', 'ratio': 0.3},
+    Method('hwprune-flat', 'hwprune', {'importance': 'l2', 'regularization': 'auto', 'end': 'auto', 'flat': True, 'normalization': 'mean', 'ratio': 0.3},
            group='ablation'),
     Method('tfmot', 'tfmot', {'block': False}, stacks=('keras2',)),
     Method('tfmot-block', 'tfmot', {'block': True}, stacks=('keras2',)),
     Method('pquant-cs', 'pquant', {'method': 'cs'}, stacks=('keras3',), rfs='first'),
     Method('pquant-pdp', 'pquant', {'method': 'pdp'}, stacks=('keras3',), rfs='first'),
     Method('dense-small', 'dense'),
-    Method('hwprune-flat-end50', 'hwprune', {'regularization': 'auto', 'end': 50, 'flat': True, 'normalization': 'mean', 'ratio': 0.3},
+    Method('hwprune-flat-end50', 'hwprune', {'importance': 'l2', 'regularization': 'auto', 'end': 50, 'flat': True, 'normalization': 'mean', 'ratio': 0.3},
            rfs='first', targets=ABLATION_TARGETS, group='ablation'),
-    Method('hwprune-1e-4-endauto', 'hwprune', {'regularization': 1e-4, 'end': 'auto', 'normalization': 'mean'},
+    Method('hwprune-1e-4-endauto', 'hwprune', {'importance': 'l2', 'regularization': 1e-4, 'end': 'auto', 'normalization': 'mean'},
            rfs='first', targets=ABLATION_TARGETS, group='ablation'),
-    Method('hwprune-3e-3', 'hwprune', {'regularization': 3e-3, 'end': 'auto', 'normalization': 'mean'}, rfs='first',
+    Method('hwprune-3e-3', 'hwprune', {'importance': 'l2', 'regularization': 3e-3, 'end': 'auto', 'normalization': 'mean'}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
-    Method('hwprune-regrowth', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'regrowth': True, 'ratio': 0.3}, rfs='first',
+    Method('hwprune-regrowth', 'hwprune', {'importance': 'l2', 'regularization': 'auto', 'end': 'auto', 'regrowth': True, 'ratio': 0.3}, rfs='first',
            targets=ABLATION_TARGETS, group='ablation'),
 ]}
 GROUPS = {'protocol': [m for m in METHODS if METHODS[m].group == 'protocol'],
           'ablation': ['hwprune-1e-4', 'hwprune-flat-end50', 'hwprune-1e-4-endauto', 'hwprune-flat', 'hwprune-3e-3',
-                       'hwprune-mean', 'hwprune-regrowth', 'hwprune-0.3', 'hwprune'],
+                       'hwprune-mean', 'hwprune-regrowth', 'hwprune-0.3', 'hwprune-l2', 'hwprune'],
           'all': list(METHODS)}
 
 
@@ -214,7 +219,7 @@ def run_hwprune(base, task, rf, fraction, seed, options, args):
     else:                                      # the old defaults: the budget reaches its end at epoch 50 of 150
         budget = hwprune.PolynomialBudget(final=fraction, end=max(1, int(round(args.epochs * end / 150))))
     kwargs = {} if options['regularization'] == 'auto' else {'regularization': options['regularization']}
-    kwargs.update({k: options[k] for k in ('normalization', 'regrowth') if k in options})
+    kwargs.update({k: options[k] for k in ('normalization', 'regrowth', 'importance') if k in options})
     kind = FlatStrength if options.get('flat') else hwprune.HardwarePruning
     cb = kind(cfg, budget=budget, validation_data=(task.x_val, task.y_val), verbose=0, **kwargs)
     timer = EpochTimer()
@@ -580,7 +585,7 @@ def fewest(rows) -> list[str]:
     return out
 
 
-MARKERS = {'hwprune': 'o', 'hwprune-0.3': 'd', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
+MARKERS = {'hwprune': 'o', 'hwprune-l2': 'X', 'hwprune-0.3': 'd', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
            'dense-small': 'P', 'hwprune-1e-4-endauto': '>', 'hwprune-3e-3': 'h'}
 
 
