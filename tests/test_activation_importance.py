@@ -104,6 +104,35 @@ def test_activation_importance_prunes_the_weights_reading_quiet_inputs():
     assert kept.tolist() == [[False] * 3, [False] * 3, [True] * 3, [True] * 3]
 
 
+@pytest.mark.parametrize('output_exponent', [0.5, 0.0])
+def test_activation_importance_keeps_the_units_the_next_layer_reads(monkeypatch, output_exponent):
+    """fc1's units 2 and 3 have the larger weights (1.2 vs 1), equal inputs; the output layer (one DSP
+    at RF 4 under Resource: a single group) reads units 0 and 1 four times harder: the budget keeps
+    fc1's units 0 and 1. Without the output factor (OUTPUT_EXPONENT 0, the score before it) fc1's
+    weights decide: units 2 and 3 (but for one weight of unit 0, the output's protected path)."""
+    monkeypatch.setattr(hwprune.importance, 'OUTPUT_EXPONENT', output_exponent)
+    x = np.random.default_rng(0).normal(size=(256, 4)).astype('float32')
+    y = np.zeros((256, 1), 'float32')
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation='relu', use_bias=False, name='fc1'),
+                              keras.layers.Dense(1, use_bias=False, name='out')])
+    model.get_layer('fc1').set_weights([np.tile(np.array([1.0, 1.0, 1.2, 1.2], 'float32'), (4, 1))])
+    model.get_layer('out').set_weights([np.array([[1.0], [1.0], [0.25], [0.25]], 'float32')])
+    model.compile(keras.optimizers.SGD(learning_rate=0.0), 'mse')
+    target = FPGATarget(layers={'out': FPGALayerSettings(reuse_factor=4, strategy='resource')},
+                        default=FPGALayerSettings(reuse_factor=1, strategy='latency'), as_converted=False)
+    cb = hwprune.HardwarePruning(target, budget=hwprune.ConstantBudget(9 / 17), regularization=0.0,
+                                 validation_data=(x, y), verbose=0)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
+    kept = model.get_layer('fc1').kernel.numpy() != 0
+    if output_exponent:
+        assert kept.tolist() == [[True, True, False, False]] * 4
+    else:
+        assert kept[:, :2].sum() <= 1 and kept[:, 2:].sum() == 8 - kept[:, :2].sum()
+    # the output layer's weights on fc1's dead units are folded away (a dead unit emits a constant)
+    read = model.get_layer('out').kernel.numpy()[:, 0] != 0
+    assert read.tolist() == kept.any(axis=0).tolist()
+
+
 def test_data_the_model_cannot_read_is_named_when_fit_starts():
     x = np.zeros((8, 4), 'float32')
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name='fc')])

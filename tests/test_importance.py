@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hwprune.importance import group_importance, normalize
+from hwprune.importance import group_importance, normalize, output_norms
 from hwprune.layouts import dsp_layout, neuron_layout
 
 
@@ -39,6 +39,31 @@ def test_activation_importance_of_a_convolution_shares_a_channel_over_its_taps()
     layout = neuron_layout('conv2d', kernel.shape)            # one group per filter
     scores = group_importance(kernel, layout, 'activation', input_rms=[9.0, 0.0])
     np.testing.assert_allclose(scores, np.sqrt(9 * 3.0 ** 2) * np.ones(4))
+
+
+def test_activation_importance_weighs_each_output_by_how_much_the_next_layer_reads_it():
+    """An output the next layer barely reads is worth little; by the square root of the norm of
+    the next layer's weights on it (OUTPUT_EXPONENT)."""
+    from hwprune.importance import OUTPUT_EXPONENT
+    assert OUTPUT_EXPONENT == 0.5
+    kernel = np.ones((2, 3))                                  # 2 inputs, 3 outputs
+    neuron = neuron_layout('dense', kernel.shape)
+    reads = output_norms(np.array([[3.0, 4.0], [0.0, 0.0], [0.0, 0.25]]))   # the next layer: 3 inputs
+    np.testing.assert_allclose(reads, [5.0, 0.0, 0.25])
+    scores = group_importance(kernel, neuron, 'activation', input_rms=[1.0, 1.0], output_norm=reads)
+    np.testing.assert_allclose(scores, np.sqrt(2.0) * np.sqrt([5.0, 0.0, 0.25]))
+    # per weight: input and output factors multiply
+    per_weight = dsp_layout('dense', kernel.shape, 1)
+    got = group_importance(kernel, per_weight, 'activation', input_rms=[4.0, 1.0], output_norm=reads).reshape(3, 2)
+    np.testing.assert_allclose(got, np.sqrt([[4.0 * 5.0, 5.0], [0.0, 0.0], [4.0 * 0.25, 0.25]]))
+    # the next layer a convolution: a channel's norm over every tap and filter reading it
+    np.testing.assert_allclose(output_norms(np.ones((3, 3, 2, 4))), [6.0, 6.0])
+    with pytest.raises(ValueError, match='`output_norm`.*one value per output unit'):
+        group_importance(kernel, neuron, 'activation', input_rms=[1.0, 1.0], output_norm=[1.0, 1.0])
+    with pytest.raises(ValueError, match='`output_norm`'):
+        group_importance(kernel, neuron, 'activation', input_rms=[1.0, 1.0], output_norm=[1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match='`consumer_kernel`'):
+        output_norms(np.ones(3))
 
 
 def test_dsp_groups_follow_transposed_order():

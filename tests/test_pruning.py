@@ -67,6 +67,27 @@ def test_activation_importance_keeps_the_weights_on_loud_inputs():
         pruner.step(kernels, capacity=[4], input_rms=[None])
 
 
+def test_activation_importance_of_a_producer_counts_how_much_its_consumer_reads():
+    """Equal weights and inputs in 'a': the step keeps the unit its consumer 'b' reads most; without
+    the link (the consumer unknown), 'a' is scored by its inputs alone and the knapsack cannot tell."""
+    target = Params()
+
+    def pruner(links):
+        return Pruner(target, [layer(target, 'a', (2, 2)), layer(target, 'b', (2, 1))], links, protect_outputs=False,
+                      importance='activation', normalization='max')
+
+    kernels = [np.ones((2, 2)), np.array([[0.1], [2.0]])]           # b reads a's unit 1 twenty times harder
+    rms = [np.ones(2), np.ones(2)]
+    linked = pruner([(0, 1)])
+    result = linked.step(kernels, capacity=[3], input_rms=rms)
+    assert result.masks[0].tolist() == [[0.0, 1.0], [0.0, 1.0]]     # unit 1 of 'a' kept, unit 0 pruned
+    assert result.masks[1].tolist() == [[0.0], [1.0]]                # and b's weight reading it
+    _, scores = linked._live_scores(kernels, [None, None], [np.zeros(2, bool)] * 2, input_rms=rms)
+    np.testing.assert_allclose(scores[0], np.sqrt([0.1, 2.0, 0.1, 2.0]) / np.sqrt(2.0))   # one group per weight, row-major
+    _, unlinked = pruner([])._live_scores(kernels, [None, None], [np.zeros(2, bool)] * 2, input_rms=rms)
+    np.testing.assert_allclose(unlinked[0], np.ones(4))
+
+
 def test_step_without_regrowth_never_revives_a_pruned_group():
     target = Params()
     pruner = Pruner(target, [layer(target, 'a', (2, 2))], protect_outputs=False)
@@ -181,6 +202,32 @@ def test_protect_outputs_keeps_a_path_to_every_output_unit():
     assert all(masks[1][:, j].any() for j in range(3))          # every class keeps a weight
     reads = np.flatnonzero(masks[1].any(axis=1))
     assert all(masks[0][:, unit].any() for unit in reads)        # ... and what it reads is alive
+
+
+class UnitsOfB(Params):
+    """Layer 'b' in one group per output unit (it reads all its inputs in one group), others per weight."""
+
+    name = 'units-of-b'
+
+    def build_layer_model(self, info, resources):
+        if info.name != 'b':
+            return super().build_layer_model(info, resources)
+        layout = neuron_layout(info.kind, info.kernel_shape)
+        return LayerModel(info, layout, np.ones((layout.n_groups, len(resources))), resources)
+
+
+def test_a_protected_path_goes_on_through_the_largest_weight_of_a_group():
+    """The output b is one group reading both units of a; b reads a's unit 1 five hundred times
+    harder than unit 0, so the path to b's output goes through unit 1 although a's larger weights
+    are on unit 0."""
+    target = UnitsOfB()
+    a, b = layer(target, 'a', (2, 2)), layer(target, 'b', (2, 1), is_output=True)
+    pruner = Pruner(target, [a, b], links=[(0, 1)], normalization='none')
+    ka = np.array([[1.2, 0.1], [1.2, 0.1]])
+    kb = np.array([[0.01], [5.0]])
+    masks = pruner.step([ka, kb], capacity=[2]).masks               # b's group and one weight of a
+    assert masks[1].all()
+    assert masks[0].tolist() == [[0.0, 1.0], [0.0, 0.0]]
 
 
 def test_weighted_resources_are_one_constraint():

@@ -47,7 +47,7 @@ import numpy as np
 
 from ._validation import check_bool, check_choice, invalid
 from .importance import METHODS as IMPORTANCE_METHODS
-from .importance import NORMALIZATIONS, group_importance, normalize
+from .importance import NORMALIZATIONS, group_importance, normalize, output_norms
 from .kinds import get_kind
 from .targets.base import LayerInfo, LayerModel, LayerState, Target
 
@@ -169,7 +169,8 @@ class Pruner:
             :func:`hwprune.keras.deadunits.find_links`).
         importance: ``'l2'``, ``'l1'``, ``'taylor'`` (needs gradients at each step) or
             ``'activation'`` (needs the RMS of each layer's inputs at each step; a layer without
-            it is scored by ``'l2'``).
+            it is scored by ``'l2'``; a producer of a link is also weighed by how much its consumer
+            reads each of its outputs, :func:`hwprune.importance.output_norms`).
         normalization: per-layer normalisation of importance: ``'max'`` (default: each layer's
             scores over its largest), ``'mean'``, ``'sum'`` or ``'none'``
             (:func:`hwprune.importance.normalize`).
@@ -374,19 +375,34 @@ class Pruner:
     def _live_scores(self, kernels, gradients, dead_in, unread=None, input_rms=None) -> tuple[list, list]:
         """The kernels without the weights that read a constant (``dead_in``) or compute a unit
         nobody reads (``unread``), which are worth nothing, and every group's normalised importance."""
-        lives, values = [], []
-        input_rms = input_rms if input_rms is not None else [None] * len(self.layers)
-        for i, (layer, kernel, grad, dead, rms) in enumerate(zip(self.layers, kernels, gradients, dead_in,
-                                                                 input_rms)):
+        lives = []
+        for i, (kernel, dead) in enumerate(zip(kernels, dead_in)):
             live = kernel * input_mask(kernel.shape, dead)
             if unread is not None:
                 live = live * output_mask(kernel.shape, unread[i])
             lives.append(live)
+        input_rms = input_rms if input_rms is not None else [None] * len(self.layers)
+        reads = self._output_reads(lives) if self.importance == 'activation' else [None] * len(self.layers)
+        values = []
+        for layer, live, grad, rms, read in zip(self.layers, lives, gradients, input_rms, reads):
             # 'activation' on a layer whose inputs could not be measured: its weights alone
-            method = 'l2' if self.importance == 'activation' and rms is None else self.importance
-            values.append(normalize(group_importance(live, layer.model.layout, method, grad, rms),
-                                    self.normalization))
+            if self.importance == 'activation' and rms is None:
+                score = group_importance(live, layer.model.layout, 'l2')
+            else:
+                score = group_importance(live, layer.model.layout, self.importance, grad, rms, read)
+            values.append(normalize(score, self.normalization))
         return lives, values
+
+    def _output_reads(self, kernels) -> list[np.ndarray | None]:
+        """Per layer, how much its consumers read each of its outputs (the L2 norm of their weights
+        on it, over every linked consumer), or ``None`` for a layer no link reads."""
+        squares: list = [None] * len(self.layers)
+        for p, c in self.links:
+            norms = output_norms(kernels[c])
+            if norms.shape[0] != self.layers[p].kernel_shape[-1]:
+                continue
+            squares[p] = norms ** 2 if squares[p] is None else squares[p] + norms ** 2
+        return [None if sq is None else np.sqrt(sq) for sq in squares]
 
     def required_paths(self, kernels, scores) -> list[np.ndarray | None]:
         """With ``protect_outputs``: for every output unit its best live group, and back along the
@@ -401,7 +417,8 @@ class Pruner:
             i, units = pending.pop()
             layer = self.layers[i]
             ids = layer.model.layout.ids.reshape(-1, layer.n_units)
-            live = kernels[i].reshape(-1, layer.n_units) != 0
+            weights = np.abs(kernels[i].reshape(-1, layer.n_units))
+            live = weights != 0
             if required[i] is None:
                 required[i] = np.zeros(layer.model.layout.n_groups, bool)
             inputs = set()
@@ -413,9 +430,11 @@ class Pruner:
                 rows, groups = rows[ok], groups[ok]
                 if not groups.size or scores[i][groups].max() <= 0:
                     continue
-                best = np.argmax(scores[i][groups])
-                required[i][groups[best]] = True
-                inputs.add(int(rows[best] % fan_in))  # rows enumerate (taps..., channel)
+                best = groups[np.argmax(scores[i][groups])]
+                required[i][best] = True
+                # the path goes on through the group's largest weight (a group can read several inputs)
+                members = rows[groups == best]
+                inputs.add(int(members[np.argmax(weights[members, unit])] % fan_in))  # rows: (taps..., channel)
             if i in producer_of and inputs:
                 pending.append((producer_of[i], np.array(sorted(inputs))))
         return required
