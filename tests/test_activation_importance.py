@@ -105,7 +105,7 @@ def test_activation_importance_prunes_the_weights_reading_quiet_inputs():
 
 
 @pytest.mark.parametrize('output_exponent', [0.5, 0.0])
-def test_activation_importance_keeps_the_units_the_next_layer_reads(monkeypatch, output_exponent):
+def test_activation_importance_keeps_the_units_the_next_layer_reads(monkeypatch, capsys, output_exponent):
     """fc1's units 2 and 3 have the larger weights (1.2 vs 1), equal inputs; the output layer (one DSP
     at RF 4 under Resource: a single group) reads units 0 and 1 four times harder: the budget keeps
     fc1's units 0 and 1. Without the output factor (OUTPUT_EXPONENT 0, the score before it) fc1's
@@ -121,8 +121,10 @@ def test_activation_importance_keeps_the_units_the_next_layer_reads(monkeypatch,
     target = FPGATarget(layers={'out': FPGALayerSettings(reuse_factor=4, strategy='resource')},
                         default=FPGALayerSettings(reuse_factor=1, strategy='latency'), as_converted=False)
     cb = hwprune.HardwarePruning(target, budget=hwprune.ConstantBudget(9 / 17), regularization=0.0,
-                                 validation_data=(x, y), verbose=0)
+                                 validation_data=(x, y))
     model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
+    assert "importance 'activation' (weights x input RMS^0.5 on validation_data x how much the next layer reads" \
+        in capsys.readouterr().out
     kept = model.get_layer('fc1').kernel.numpy() != 0
     if output_exponent:
         assert kept.tolist() == [[True, True, False, False]] * 4

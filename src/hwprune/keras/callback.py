@@ -708,7 +708,8 @@ class HardwarePruning(keras.callbacks.Callback):
 
     def _importance_text(self) -> str:
         if self.importance_ == 'activation':
-            return f"'activation' (weights x input RMS^0.5 on {self._importance_source()[0]})"
+            read = ' x how much the next layer reads them^0.5' if self.pruner_.links else ''
+            return f"'activation' (weights x input RMS^0.5 on {self._importance_source()[0]}{read})"
         return repr(self.importance_)
 
     def _check_importance_data(self) -> None:
