@@ -19,22 +19,24 @@ Methods (``--methods``; a method missing from the running stack is skipped with 
 
   hwprune               the recommended call: HardwarePruning(cfg, budget=f, validation_data=(xv, yv)),
                         i.e. the library defaults (budget falling over 85 % of the epochs, group-lasso
-                        strength measured from the gradients, importance |w| x rms(input)^0.5 on xv)
+                        strength measured from the gradients, importance |w_ij| x rms(x_i)^0.5 on xv x
+                        ||W_next[j, :]||^0.5, how much the next layer reads the output)
   hwprune-1e-4          the old defaults ("before"): group lasso 1e-4, budget reaching f at epoch 50
   tfmot, tfmot-block    tensorflow-model-optimization prune_low_magnitude, PolynomialDecay to the sparsity
                         hwprune reached at the same target and seed (ending at 85 % of the epochs, every
                         100 steps); -block: block_size=(RF, 1), hls4ml's DSP groups (Keras 2 stack only)
   pquant-cs, pquant-pdp PQuant (pquant-ml) continuous sparsification and PDP (Keras 3 stack only)
   dense-small           narrower nets (32-16-16 ... 12-8-8) trained from scratch
-  ablation              hwprune-l2 (importance by the weights alone, the default before importance='auto'),
+  ablation              hwprune-in (importance without the output factor: |w_ij| x rms(x_i)^0.5, the previous
+                        default), hwprune-l2 (importance by the weights alone, the default before importance='auto'),
                         hwprune-0.3 (group-lasso strength 0.3 x the gradients, the default before 0.18),
                         hwprune-mean (importance normalised by each layer's mean instead of its max: the
                         default before 'max'), hwprune-flat (also without the budget factor: 0.3 x the
                         gradients at every budget), hwprune-flat-end50, hwprune-1e-4-endauto, hwprune-3e-3,
                         hwprune-regrowth (and the two above): each lever alone (not in the default run;
                         all but hwprune-regrowth normalise by the mean, as the defaults did then; all
-                        measure the strength at 0.3 x the gradients; every ablation scores the weights
-                        alone, importance='l2')
+                        measure the strength at 0.3 x the gradients; every ablation but hwprune-in scores
+                        the weights alone, importance='l2')
 
 Every run's record is cached in bench/results/jet-runs/<stack>/ (``--rerun`` ignores the cache), so
 an interrupted run continues and runs from the two stacks combine:
@@ -63,6 +65,7 @@ from _common import RESULTS, WIDTHS, EpochTimer, accuracy, hls_config, jet_model
 
 import hwprune
 import hwprune.keras.callback as hwprune_callback
+import hwprune.importance as hwprune_importance
 from hwprune.data import jet_task
 
 N_WEIGHTS = 16 * 64 + 64 * 32 + 32 * 32 + 32 * 5
@@ -92,6 +95,10 @@ class Method:
 
 METHODS = {m.name: m for m in [
     Method('hwprune', 'hwprune', {'regularization': 'auto', 'end': 'auto'}),
+    # importance='activation' before it weighed each output by how much the next layer reads it:
+    # |w_ij| x rms(x_i)^0.5 alone (the default of the previous protocol run)
+    Method('hwprune-in', 'hwprune', {'regularization': 'auto', 'end': 'auto', 'output_exponent': 0.0},
+           group='ablation'),
     # the defaults before importance='auto' (activation-weighted with validation data): weights alone.
     # Every ablation below pins importance='l2' too: they ran before that default.
     Method('hwprune-l2', 'hwprune', {'importance': 'l2', 'regularization': 'auto', 'end': 'auto'}, group='ablation'),
@@ -120,7 +127,7 @@ METHODS = {m.name: m for m in [
 ]}
 GROUPS = {'protocol': [m for m in METHODS if METHODS[m].group == 'protocol'],
           'ablation': ['hwprune-1e-4', 'hwprune-flat-end50', 'hwprune-1e-4-endauto', 'hwprune-flat', 'hwprune-3e-3',
-                       'hwprune-mean', 'hwprune-regrowth', 'hwprune-0.3', 'hwprune-l2', 'hwprune'],
+                       'hwprune-mean', 'hwprune-regrowth', 'hwprune-0.3', 'hwprune-l2', 'hwprune-in', 'hwprune'],
           'all': list(METHODS)}
 
 
@@ -226,7 +233,9 @@ def run_hwprune(base, task, rf, fraction, seed, options, args):
     # an ablation's strength ratio (regularization='auto' measures the strength when fit starts)
     ratio = options.get('ratio', hwprune_callback.REGULARIZATION_GRADIENT_RATIO)
     start = time.perf_counter()
-    with mock.patch.object(hwprune_callback, 'REGULARIZATION_GRADIENT_RATIO', ratio):
+    exponent = options.get('output_exponent', hwprune_importance.OUTPUT_EXPONENT)
+    with mock.patch.object(hwprune_callback, 'REGULARIZATION_GRADIENT_RATIO', ratio), \
+            mock.patch.object(hwprune_importance, 'OUTPUT_EXPONENT', exponent):
         model.fit(task.x_train, task.y_train, epochs=args.epochs, batch_size=256, verbose=0, callbacks=[cb, timer])
     seconds = time.perf_counter() - start
     # the strength used while the budget falls (regularization='auto': measured at the start of fit;
@@ -585,7 +594,7 @@ def fewest(rows) -> list[str]:
     return out
 
 
-MARKERS = {'hwprune': 'o', 'hwprune-l2': 'X', 'hwprune-0.3': 'd', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
+MARKERS = {'hwprune': 'o', 'hwprune-in': 'P', 'hwprune-l2': 'X', 'hwprune-0.3': 'd', 'hwprune-mean': 'p', 'hwprune-regrowth': '*', 'hwprune-1e-4': 'v', 'hwprune-flat': '8', 'hwprune-flat-end50': '<', 'tfmot': 'x', 'tfmot-block': '^', 'pquant-cs': 's', 'pquant-pdp': 'D',
            'dense-small': 'P', 'hwprune-1e-4-endauto': '>', 'hwprune-3e-3': 'h'}
 
 

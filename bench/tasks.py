@@ -1,9 +1,10 @@
 """The importance default on tasks other than the jet task: importance='auto' against 'l2', 3 seeds.
 
 ``importance='auto'`` (the default with validation data) scores each weight by ``|w_ij| x
-rms(x_i)^0.5``; it was chosen on the jet task (docs/benchmarks.md), so this script measures it on
-two tasks it was not tuned on, against the weights alone (``importance='l2'``, the previous
-default), everything else the recommended call:
+rms(x_i)^0.5 x ||W_next[j, :]||^0.5``; it was chosen on the jet task (docs/benchmarks.md), so this
+script measures it on two tasks it was not tuned on, against the weights alone
+(``importance='l2'``) and against ``'auto'`` without the output factor (``auto-in``:
+``OUTPUT_EXPONENT = 0``, the default before it), everything else the recommended call:
 
 - ``digits``: ``sklearn.datasets.load_digits`` (8x8 images, shipped with scikit-learn), a
   Conv16-Conv32-Dense CNN (4936 DSPs at RF 2), batch 32; budgets 5 % and 2.5 % of the DSPs.
@@ -14,7 +15,7 @@ Per seed: the baseline trains ``--epochs`` (100) from scratch (cached in
 ``results/baselines/``), then each setting prunes a copy of it for the same number of epochs
 (``HardwarePruning(cfg, budget=f, importance=..., validation_data=(xv, yv))``, hls4ml config Vitis,
 ``ap_fixed<16,6>``, Resource, RF 2). Reported: test accuracy over the seed's baseline, mean of the
-seeds, and the difference auto - l2 per seed.
+seeds, and the differences auto - l2 and auto - auto-in per seed.
 
     python bench/tasks.py                        # both tasks, 3 seeds -> results/tasks.json
     python bench/tasks.py --quick                # smoke run: seed 0, 3 epochs (a minute)
@@ -25,16 +26,20 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from unittest import mock
 
 import numpy as np
 
 from _common import RESULTS, accuracy, hls_config, keras, stack, table, write_json
 
 import hwprune
+import hwprune.importance as hwprune_importance
 from hwprune.data import _split, digits_task
 
 TASKS = {'digits': (0.05, 0.025), 'synth': (0.12, 0.08)}
-IMPORTANCES = ('l2', 'auto')
+#: setting -> (importance, OUTPUT_EXPONENT)
+IMPORTANCES = {'l2': ('l2', hwprune_importance.OUTPUT_EXPONENT), 'auto-in': ('auto', 0.0),
+               'auto': ('auto', hwprune_importance.OUTPUT_EXPONENT)}
 
 
 def load(name):
@@ -93,14 +98,15 @@ def main():
             base_accuracy = accuracy(base, task.x_test, task.y_test)
             initial = float(hwprune.estimate(base, cfg).total['DSP'])
             for fraction in TASKS[name]:
-                for importance in IMPORTANCES:
+                for importance, (method, exponent) in IMPORTANCES.items():
                     model = build(name, seed)
                     model.set_weights(base.get_weights())
-                    pruning = hwprune.HardwarePruning(cfg, budget=fraction, importance=importance,
+                    pruning = hwprune.HardwarePruning(cfg, budget=fraction, importance=method,
                                                       validation_data=(task.x_val, task.y_val), verbose=0)
                     start = time.perf_counter()
-                    model.fit(task.x_train, task.y_train, epochs=args.epochs, batch_size=batch, verbose=0,
-                              callbacks=[pruning])
+                    with mock.patch.object(hwprune_importance, 'OUTPUT_EXPONENT', exponent):
+                        model.fit(task.x_train, task.y_train, epochs=args.epochs, batch_size=batch, verbose=0,
+                                  callbacks=[pruning])
                     record = {'task': name, 'seed': seed, 'fraction': fraction, 'importance': importance,
                               'stack': stack(), 'DSP_initial': initial,
                               'DSP': float(hwprune.estimate(model, cfg).total['DSP']),
@@ -115,11 +121,12 @@ def main():
         for fraction in TASKS[name]:
             by = {imp: [r for r in records if r['task'] == name and r['fraction'] == fraction
                         and r['importance'] == imp] for imp in IMPORTANCES}
-            diffs = [a['ratio'] - b['ratio'] for a, b in zip(by['auto'], by['l2'])]
             rows.append([name, f'{fraction:g}', f"{np.mean([r['DSP'] for r in by['auto']]):.0f}",
-                         f"{np.mean([r['ratio'] for r in by['l2']]):.4f}", f"{np.mean([r['ratio'] for r in by['auto']]):.4f}",
-                         ' '.join(f'{d:+.4f}' for d in diffs)])
-    print(table(['task', 'budget', 'DSPs', "x baseline 'l2'", "x baseline 'auto'", 'auto - l2 per seed'], rows))
+                         *(f"{np.mean([r['ratio'] for r in by[imp]]):.4f}" for imp in IMPORTANCES),
+                         *(' '.join(f"{a['ratio'] - b['ratio']:+.4f}" for a, b in zip(by['auto'], by[other]))
+                           for other in ('l2', 'auto-in'))])
+    print(table(['task', 'budget', 'DSPs', *(f'x baseline {imp}' for imp in IMPORTANCES), 'auto - l2 per seed',
+                 'auto - auto-in per seed'], rows))
     write_json('tasks', {'stack': stack(), 'args': vars(args), 'records': records, 'table': rows}, args.out)
 
 

@@ -45,7 +45,7 @@ DEFAULT_JOB: dict[str, Any] = {
             'backend': 'Vitis', 'io_type': 'io_parallel', 'part': 'xcvu13p-flga2577-2-e'},
     # the library's defaults: a budget falling to `final` over 85 % of the epochs ('auto'), group
     # lasso scaled to the gradients on the validation data ('auto'), weights scored with their inputs'
-    # RMS on the validation data ('auto': 'activation')
+    # RMS on the validation data and how much the next layer reads their outputs ('auto': 'activation')
     'pruning': {'resources': ['DSP'], 'final': 0.12, 'begin': 0, 'end': 'auto', 'epochs': 80, 'power': 3,
                 'regularization': 'auto', 'importance': 'auto', 'monitor': None, 'tolerance': 0.01},
     'output_dir': 'hwprune_demo',
