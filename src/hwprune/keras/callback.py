@@ -198,11 +198,12 @@ class HardwarePruning(keras.callbacks.Callback):
             ``'step'`` (optimizer steps; pruning runs before a batch).
         importance: how a group of weights is scored at each pruning step: ``'auto'`` (default:
             ``'activation'`` when ``importance_data`` or ``validation_data`` is given, ``'l2'``
-            without data), ``'activation'`` (the norm of ``w_ij * rms(x_i) ** 0.5``: each weight by
-            the root mean square of the input it reads, measured on the first 4096 samples of that
-            data at each step; kernels whose input the model does not expose are scored by
-            ``'l2'``), ``'l2'`` or ``'l1'`` (the weights alone), or ``'taylor'`` (``|w * dL/dw|``;
-            needs ``importance_data``).
+            without data), ``'activation'`` (the norm of ``w_ij * rms(x_i) ** 0.5 *
+            ||W_next[j, :]|| ** 0.5``: each weight by the root mean square of the input it reads,
+            measured on the first 4096 samples of that data at each step, and by how much the next
+            pruned layer reads its output where the two are linked (see ``fold_dead_units``); kernels
+            whose input the model does not expose are scored by ``'l2'``), ``'l2'`` or ``'l1'`` (the
+            weights alone), or ``'taylor'`` (``|w * dL/dw|``; needs ``importance_data``).
         normalization: per-layer normalisation of importance: ``'max'`` (default: each layer's
             scores over its largest group's), ``'mean'``, ``'sum'`` or ``'none'``. ``'mean'`` (the
             mean over all groups, pruned ones included) lifts the survivors of a layer the more it is
@@ -237,6 +238,8 @@ class HardwarePruning(keras.callbacks.Callback):
             output (through activations), so that pruning never silences a class.
         fold_dead_units: when every weight of a unit is pruned, fold the constant it emits into the
             consumer's bias and prune the consumer weights that read it, so they hold no budget.
+            The producer-consumer links it finds are also those along which ``'activation'``
+            importance weighs an output by how much it is read (``False``: by its input alone).
         state_path: file (``.npz``) where the callback's state is saved at each epoch end and from
             which a new callback resumes (``fit(initial_epoch=k)`` after an interruption).
         verbose: 1 prints one line per pruning step (budget, use, sparsity), as Keras's own callbacks
