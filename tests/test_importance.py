@@ -89,6 +89,10 @@ def test_normalize():
      'input_rms'),
     (lambda: group_importance(np.ones((2, 2)), neuron_layout('dense', (2, 2)), 'activation',
                               input_rms=[1.0, -1.0]), 'input_rms'),
+    (lambda: group_importance(np.ones((2, 2)), neuron_layout('dense', (2, 2)), 'l2', input_rms=[1.0, 1.0]),
+     'input_rms'),
+    (lambda: group_importance(np.ones((2, 2)), neuron_layout('dense', (2, 2)), 'l1', output_norm=[1.0, 1.0]),
+     'output_norm'),
     (lambda: normalize([1.0, -1.0]), 'scores'),
     (lambda: normalize([1.0], 'median'), 'normalization'),
 ])

@@ -65,6 +65,9 @@ def test_activation_importance_keeps_the_weights_on_loud_inputs():
         pruner.step(kernels, capacity=[4])
     with pytest.raises(ValueError, match='`input_rms`.*one entry per layer'):
         pruner.step(kernels, capacity=[4], input_rms=[None])
+    by_weights = Pruner(target, [layer(target, 'a', (2, 2))], protect_outputs=False, importance='l2')
+    with pytest.raises(ValueError, match="`input_rms`.*None for importance='l2'"):
+        by_weights.step([np.ones((2, 2))], capacity=[2], input_rms=[np.ones(2)])
 
 
 def test_activation_importance_of_a_producer_counts_how_much_its_consumer_reads():

@@ -72,6 +72,9 @@ def group_importance(kernel, layout: GroupLayout, method: str = 'l2', gradient=N
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise invalid('method', method, 'one of ' + ', '.join(repr(m) for m in METHODS))
     method = method.lower()
+    for argument, value in (('input_rms', input_rms), ('output_norm', output_norm)):
+        if value is not None and method != 'activation':
+            raise invalid(argument, np.shape(value), f"None for method={method!r} (only 'activation' reads it)")
     kernel = check_array('kernel', kernel)
     if kernel.shape != layout.shape:
         raise invalid('kernel', kernel.shape, f'an array of the layout shape {layout.shape}')

@@ -353,13 +353,16 @@ class Pruner:
             return [None] * len(self.layers)
         if len(input_rms) != len(self.layers):
             raise invalid('input_rms', len(input_rms), f'one entry per layer ({len(self.layers)})')
+        if self.importance != 'activation' and any(r is not None for r in input_rms):
+            raise invalid('input_rms', [None if r is None else np.shape(r) for r in input_rms],
+                          f"None for importance={self.importance!r} (only 'activation' reads it)")
         return list(input_rms)
 
     def select(self, kernels, capacity, gradients=None, dead_in=None, unread=None,
                input_rms=None) -> list[np.ndarray]:
         """The target's selection for these kernels: one boolean keep-array per layer."""
         gradients = gradients if gradients is not None else [None] * len(self.layers)
-        input_rms = input_rms if input_rms is not None else self._check_input_rms(None)
+        input_rms = self._check_input_rms(input_rms)
         dead_in = dead_in if dead_in is not None else [layer.dead_inputs for layer in self.layers]
         unread = unread if unread is not None else [np.zeros(layer.kernel_shape[-1], bool) for layer in self.layers]
         lives, values = self._live_scores(kernels, gradients, dead_in, unread, input_rms)
