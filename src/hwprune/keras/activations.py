@@ -191,8 +191,7 @@ def _n_samples(x) -> int:
 
 
 def _axes(model, names) -> list[int]:
-    by_name = {layer.name: layer for layer in model.layers}
-    return [channel_axis(by_name[name]) for name in names]
+    return [channel_axis(model.get_layer(name)) for name in names]
 
 
 def _input_rms(probe, axes, x, batch_size) -> list[np.ndarray]:
@@ -210,11 +209,10 @@ def _input_rms(probe, axes, x, batch_size) -> list[np.ndarray]:
 
 def _probe(model, names):
     """A model computing the input tensors of the layers ``names`` from the model's inputs."""
-    by_name = {layer.name: layer for layer in model.layers}
     tensors = []
     for name in names:
         try:
-            tensor = topology.layer_input(by_name[name])
+            tensor = topology.layer_input(model.get_layer(name))
         except AttributeError:
             raise invalid('layers', name, 'layers called once (a shared layer has several inputs)') from None
         if isinstance(tensor, (list, tuple)):
